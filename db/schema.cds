@@ -1,0 +1,193 @@
+namespace btp.provisioning;
+
+using {
+  cuid,
+  managed,
+  sap.common.CodeList
+} from '@sap/cds/common';
+
+/** Names of service instances and keys in BTP: at most 32 characters. */
+type ResourceName : String(32);
+type Guid         : String(36);
+type Url          : String(500);
+type Message      : String(2000);
+
+/** Lifecycle of everything we create remotely. */
+entity LifecycleStates : CodeList {
+  key code        : String(20);
+      criticality : Integer;
+}
+
+/** Shared fields of objects that live in Service Manager. */
+aspect Lifecycle {
+  state         : Association to LifecycleStates default 'Creating' @readonly;
+  smId          : Guid                                              @readonly;
+  lastOperation : Association to Operations                         @readonly;
+  lastError     : Message                                           @readonly;
+}
+
+/** A BTP subaccount whose Service Manager we talk to. */
+entity Subaccounts : cuid, managed {
+  displayName     : String(128) @mandatory;
+  /** the subaccount's GUID in BTP */
+  subaccountId    : Guid        @mandatory;
+  subdomain       : String(128);
+  region          : String(32);
+  globalAccount   : String(128);
+  /** BTP destination holding the Service Manager credentials; locally the embedded emulator */
+  destination     : String(128);
+  catalogSyncedAt : Timestamp   @readonly;
+  health          : String(20)  @readonly;
+  offerings       : Association to many ServiceOfferings
+                      on offerings.subaccount = $self;
+  plans           : Association to many ServicePlans
+                      on plans.subaccount = $self;
+  instances       : Association to many ServiceInstances
+                      on instances.subaccount = $self;
+}
+
+/** The subaccount's Service Manager catalog, cached. */
+entity ServiceOfferings : cuid {
+  subaccount  : Association to Subaccounts;
+  name        : String(128);
+  description : String(1000);
+  smId        : Guid;
+  bindable    : Boolean default true;
+  plans       : Association to many ServicePlans
+                  on plans.offering = $self;
+}
+
+/** A plan as Service Manager lists it; plans listed there are the entitled ones. */
+entity ServicePlans : cuid {
+  subaccount  : Association to Subaccounts;
+  offering    : Association to ServiceOfferings;
+  name        : String(128);
+  description : String(1000);
+  smId        : Guid;
+  free        : Boolean default false;
+  entitled    : Boolean default true;
+}
+
+entity ServiceInstances : cuid, managed, Lifecycle {
+  subaccount  : Association to Subaccounts @mandatory;
+  offering    : Association to ServiceOfferings @readonly;
+  plan        : Association to ServicePlans @mandatory;
+  environment : String(20) enum {
+    other;
+    cloudfoundry;
+    kubernetes;
+  } default 'other';
+  space       : String(128);
+  name        : ResourceName @mandatory;
+  /** JSON object sent to Service Manager as the instance parameters */
+  parameters  : LargeString;
+  /** JSON object of labels (key -> values) as sent to Service Manager */
+  labels      : LargeString @readonly;
+  template    : Association to Templates;
+  keys        : Association to many ServiceKeys
+                  on keys.instance = $self;
+  operations  : Association to many Operations
+                  on operations.instance = $self;
+}
+
+entity ServiceKeys : cuid, managed, Lifecycle {
+  instance       : Association to ServiceInstances @mandatory;
+  name           : ResourceName @mandatory;
+  credentialType : String(20) enum {
+    secret = 'binding-secret';
+    x509   = 'x509';
+  } default 'binding-secret';
+  certificate    : Association to Certificates;
+  /** JSON object sent to Service Manager as the binding parameters */
+  parameters     : LargeString;
+  // credential metadata read from Service Manager; never a secret
+  clientId       : String(255) @readonly;
+  tokenUrl       : Url @readonly;
+  apiUrl         : Url @readonly;
+  certFingerprint: String(100) @readonly;
+  expiresAt      : Timestamp @readonly;
+  verification   : Association to VerificationStates @readonly;
+  verifiedAt     : Timestamp @readonly;
+  verifyStatus   : Integer @readonly;
+  verifyLatency  : Integer @readonly;
+  verifyMessage  : Message @readonly;
+  rotatedFrom    : Association to ServiceKeys @readonly;
+  registrations  : Composition of many Registrations
+                     on registrations.serviceKey = $self;
+  operations     : Association to many Operations
+                     on operations.serviceKey = $self;
+}
+
+entity VerificationStates : CodeList {
+  key code        : String(20);
+      criticality : Integer;
+}
+
+/** A client certificate (public part only) and its parsed facts. */
+entity Certificates : cuid, managed {
+  name          : String(128);
+  pem           : LargeString @mandatory;
+  subject       : String(1000) @readonly;
+  issuer        : String(1000) @readonly;
+  serialNumber  : String(128) @readonly;
+  notBefore     : Timestamp @readonly;
+  notAfter      : Timestamp @readonly;
+  fingerprint   : String(100) @readonly;
+  keyAlgorithm  : String(20) @readonly;
+  keySize       : Integer @readonly;
+  clientAuth    : Boolean @readonly;
+  keys          : Association to many ServiceKeys
+                    on keys.certificate = $self;
+}
+
+/** A key handed to a consumer, e.g. a Cloud ALM tenant's landscape management. */
+entity Registrations : cuid, managed {
+  serviceKey   : Association to ServiceKeys;
+  consumerType : String(40) @mandatory;
+  tenant       : String(255) @mandatory;
+  status       : String(20) default 'Active';
+}
+
+/** Every remote step: the persisted, resumable record of the orchestration. */
+entity Operations : cuid, managed {
+  type        : String(20) enum {
+    create;
+    delete;
+    sync;
+    verify;
+  };
+  targetType  : String(20) enum {
+    instance;
+    serviceKey;
+    subaccount;
+  };
+  subaccount  : Association to Subaccounts;
+  instance    : Association to ServiceInstances;
+  serviceKey  : Association to ServiceKeys;
+  state       : Association to OperationStates default 'pending';
+  smLocation  : String(500);
+  attempts    : Integer default 0;
+  nextAttempt : Timestamp;
+  deadline    : Timestamp;
+  startedAt   : Timestamp;
+  finishedAt  : Timestamp;
+  error       : Message;
+}
+
+entity OperationStates : CodeList {
+  key code        : String(20);
+      criticality : Integer;
+}
+
+/** A seed scenario as data: what to create and which credential fields a consumer needs. */
+entity Templates : cuid, managed {
+  name             : String(128) @mandatory;
+  description      : String(1000);
+  offeringName     : String(128) @mandatory;
+  planName         : String(128) @mandatory;
+  environment      : String(20) default 'other';
+  parameters       : LargeString;
+  credentialType   : String(20) default 'binding-secret';
+  keyParameters    : LargeString;
+  credentialFields : String(500);
+}

@@ -1,0 +1,169 @@
+/**
+ * Binding credentials. The shape of a service's credentials is data (catalog.ts CredentialShape);
+ * the OAuth client part depends on the credential-type and is built by a pluggable factory:
+ * 'binding-secret' (default) is implemented here; 'x509' can be registered later through
+ * EmulatorOptions.credentialTypes without touching the shapes.
+ */
+import type { CatalogOffering, CatalogPlan, CredentialShape } from './catalog'
+import { SmError } from './errors'
+import { newId, randomToken } from './ids'
+
+export const DEFAULT_REGION = 'eu10'
+
+export interface CredentialRequest {
+  emulatorUrl: string
+  tenant: { subaccountId: string; subdomain: string }
+  offering?: CatalogOffering
+  plan?: CatalogPlan
+  shape: CredentialShape
+  instance: { id: string; name: string; parameters: Record<string, unknown> }
+  binding: { id: string; name: string; parameters: Record<string, unknown> }
+  /** parameters that configure the OAuth client: binding parameters.xsuaa when present, else parameters */
+  oauthParameters: Record<string, unknown>
+  credentialType: string
+}
+
+/** An OAuth client the emulator's token endpoint must know about. */
+export interface ClientRegistration {
+  clientid: string
+  /** absent = the client cannot authenticate with a secret */
+  clientsecret?: string
+  /** PEM client certificate, for a future mTLS token endpoint */
+  certificate?: string
+}
+
+export interface IssuedCredentials {
+  credentials: Record<string, unknown>
+  clients: ClientRegistration[]
+}
+
+export interface CredentialTools {
+  /** placeholder values for this binding */
+  vars: Record<string, string>
+  /** fill the shape template and merge the OAuth block at shape.oauthPath */
+  render(oauthBlock: Record<string, unknown>): Record<string, unknown>
+  /** fresh client id: sb-<uuid>!b<n>|<xsappname> */
+  newClientId(): string
+  newSecret(): string
+}
+
+export type CredentialFactory = (req: CredentialRequest, tools: CredentialTools) => IssuedCredentials
+
+/** Default: client id + secret, token via url + /oauth/token. Honors "hide-secret": "true". */
+export const bindingSecretFactory: CredentialFactory = (req, tools) => {
+  const clientid = tools.newClientId()
+  const clientsecret = tools.newSecret()
+  const hide = String(req.oauthParameters['hide-secret'] ?? '') === 'true'
+  const block: Record<string, unknown> = { clientid }
+  if (!hide) block.clientsecret = clientsecret
+  block.url = req.emulatorUrl
+  return { credentials: tools.render(block), clients: [{ clientid, clientsecret }] }
+}
+
+export const DEFAULT_CREDENTIAL_FACTORIES: Record<string, CredentialFactory> = {
+  'binding-secret': bindingSecretFactory
+}
+
+/** Generic shape for plans that are not in the catalog (e.g. planted "foreign" instances). */
+export const GENERIC_SHAPE: CredentialShape = {
+  oauthPath: [],
+  xsappname: '{{instanceId}}!b{{brokerNo}}|{{offering}}!b1',
+  brokerNo: 1,
+  template: { identityzone: '{{subdomain}}', tenantid: '{{subaccountId}}' }
+}
+
+const PLACEHOLDER = /\{\{(\w+)\}\}/g
+
+export function fillTemplate(value: unknown, vars: Record<string, string>): unknown {
+  if (typeof value === 'string') return value.replace(PLACEHOLDER, (m, name: string) => vars[name] ?? m)
+  if (Array.isArray(value)) return value.map((v) => fillTemplate(v, vars))
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = fillTemplate(v, vars)
+    return out
+  }
+  return value
+}
+
+function render(shape: CredentialShape, vars: Record<string, string>, block: Record<string, unknown>) {
+  const creds = fillTemplate(shape.template, vars) as Record<string, unknown>
+  if (shape.oauthPath.length === 0) return { ...block, ...creds, ...block }
+  let parent: Record<string, unknown> = creds
+  for (const part of shape.oauthPath.slice(0, -1)) {
+    if (!parent[part] || typeof parent[part] !== 'object') parent[part] = {}
+    parent = parent[part] as Record<string, unknown>
+  }
+  const last = shape.oauthPath[shape.oauthPath.length - 1]
+  const existing = (parent[last] && typeof parent[last] === 'object' ? parent[last] : {}) as Record<string, unknown>
+  parent[last] = { ...block, ...existing, ...block }
+  return creds
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v)
+}
+
+/** Parameters that configure the OAuth client of a binding (wrapper services nest them under "xsuaa"). */
+export function oauthParametersOf(parameters: Record<string, unknown>): Record<string, unknown> {
+  return isObject(parameters.xsuaa) ? parameters.xsuaa : parameters
+}
+
+/**
+ * credential-type of a new binding: explicit binding parameter, else the first entry of the instance's
+ * oauth2-configuration.credential-types (xsuaa), else 'binding-secret'.
+ */
+export function credentialTypeOf(bindingParams: Record<string, unknown>, instanceParams: Record<string, unknown>): string {
+  const explicit = oauthParametersOf(bindingParams)['credential-type']
+  if (typeof explicit === 'string' && explicit) return explicit
+  const oauthCfg = instanceParams['oauth2-configuration']
+  if (isObject(oauthCfg) && Array.isArray(oauthCfg['credential-types']) && typeof oauthCfg['credential-types'][0] === 'string') {
+    return oauthCfg['credential-types'][0]
+  }
+  return 'binding-secret'
+}
+
+function sanitizeAppName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 100) || 'app'
+}
+
+export function credentialVars(req: Omit<CredentialRequest, 'oauthParameters'>): Record<string, string> {
+  const url = new URL(req.emulatorUrl)
+  const appParam = req.instance.parameters.xsappname
+  const vars: Record<string, string> = {
+    subaccountId: req.tenant.subaccountId,
+    subdomain: req.tenant.subdomain,
+    region: DEFAULT_REGION,
+    uaaUrl: req.emulatorUrl,
+    uaaDomain: url.host,
+    instanceId: req.instance.id,
+    instanceName: req.instance.name,
+    bindingId: req.binding.id,
+    bindingName: req.binding.name,
+    appName: sanitizeAppName(typeof appParam === 'string' ? appParam : req.instance.name),
+    credentialType: req.credentialType,
+    brokerNo: String(req.shape.brokerNo),
+    offering: req.offering?.name ?? 'unknown',
+    plan: req.plan?.name ?? 'unknown'
+  }
+  vars.xsappname = fillTemplate(req.shape.xsappname, vars) as string
+  return vars
+}
+
+/** Build the credentials for a binding with the factory of its credential-type (400 if unknown). */
+export function issueCredentials(
+  req: Omit<CredentialRequest, 'oauthParameters'>,
+  factories: Record<string, CredentialFactory>
+): IssuedCredentials {
+  const factory = factories[req.credentialType]
+  if (!factory) {
+    throw new SmError(400, 'BadRequest', `credential-type '${req.credentialType}' is not supported`)
+  }
+  const vars = credentialVars(req)
+  const tools: CredentialTools = {
+    vars,
+    render: (block) => render(req.shape, vars, block),
+    newClientId: () => `sb-${newId()}!b${req.shape.brokerNo}|${vars.xsappname}`,
+    newSecret: () => `${newId()}$${randomToken(24)}`
+  }
+  return factory({ ...req, oauthParameters: oauthParametersOf(req.binding.parameters) }, tools)
+}

@@ -1,0 +1,51 @@
+import cds from '@sap/cds'
+import type { Request } from '@sap/cds'
+import { clientFor, ServiceManagerAccessError } from './service-manager/kinds'
+import { ServiceManagerError } from './service-manager/errors'
+
+type Row = Record<string, any>
+
+/**
+ * Refreshes a subaccount's cached catalog from Service Manager: offerings and the plans it lists (the
+ * entitled ones). Plans we knew that Service Manager no longer lists stay, marked not entitled.
+ */
+export async function syncCatalog(sub: Row, req: Request) {
+  const { ServiceOfferings, ServicePlans, Subaccounts } = cds.entities('btp.provisioning')
+  let offerings, plans
+  try {
+    const sm = await clientFor(sub as { subaccountId: string })
+    ;[offerings, plans] = await Promise.all([sm.listOfferings(), sm.listPlans()])
+  } catch (e) {
+    if (e instanceof ServiceManagerAccessError) return req.reject(422, 'SM_NOT_CONFIGURED', [sub.displayName])
+    if (e instanceof ServiceManagerError) {
+      await UPDATE(Subaccounts, sub.ID).with({ health: 'unreachable' })
+      return req.reject(e.status === 401 || e.status === 403 ? 502 : 503, 'SM_UNAVAILABLE', [sub.displayName, e.description ?? e.code])
+    }
+    throw e
+  }
+
+  const knownOfferings: Row[] = await SELECT.from(ServiceOfferings).where({ subaccount_ID: sub.ID })
+  const offeringIds = new Map<string, string>()
+  for (const o of offerings) {
+    const mine = knownOfferings.find(k => k.smId === o.id)
+    const row = { name: o.name, description: o.description ?? null, bindable: o.bindable !== false, smId: o.id, subaccount_ID: sub.ID }
+    if (mine) await UPDATE(ServiceOfferings, mine.ID).with(row)
+    else await INSERT.into(ServiceOfferings).entries({ ID: cds.utils.uuid(), ...row })
+    offeringIds.set(o.id, mine?.ID ?? (await SELECT.one.from(ServiceOfferings).where({ subaccount_ID: sub.ID, smId: o.id })).ID)
+  }
+
+  const knownPlans: Row[] = await SELECT.from(ServicePlans).where({ subaccount_ID: sub.ID })
+  const listed = new Set<string>()
+  for (const p of plans) {
+    const offering_ID = offeringIds.get(p.service_offering_id)
+    if (!offering_ID) continue
+    listed.add(p.id)
+    const mine = knownPlans.find(k => k.smId === p.id)
+    const row = { name: p.name, description: p.description ?? null, free: !!p.free, smId: p.id, offering_ID, subaccount_ID: sub.ID, entitled: true }
+    if (mine) await UPDATE(ServicePlans, mine.ID).with(row)
+    else await INSERT.into(ServicePlans).entries({ ID: cds.utils.uuid(), ...row })
+  }
+  const gone = knownPlans.filter(k => !k.smId || !listed.has(k.smId)).map(k => k.ID)
+  if (gone.length) await UPDATE(ServicePlans).set({ entitled: false }).where({ ID: { in: gone } })
+  await UPDATE(Subaccounts, sub.ID).with({ catalogSyncedAt: new Date().toISOString(), health: 'ok' })
+}

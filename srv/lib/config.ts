@@ -1,0 +1,34 @@
+import cds from '@sap/cds'
+
+/** Durations of the orchestration, from `cds.provisioning` (strings like '20s', '1h' or milliseconds). */
+export interface ProvisioningSettings {
+  stepDeadlineMs: number
+  pollSliceMs: number
+  pollInitialMs: number
+  pollMaxMs: number
+  retryMaxMs: number
+}
+
+const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s' }
+
+function ms(value: unknown, fallback: string): number {
+  const v = value ?? fallback
+  if (typeof v === 'number') return v
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?$/.exec(String(v).trim())
+  if (!m) throw new Error(`Invalid duration in cds.provisioning: ${String(v)}`)
+  const n = Number(m[1])
+  const unit = m[2] ?? 'ms'
+  const factor: Record<string, number> = { ms: 1, s: 1000, m: 60000, min: 60000, h: 3600000, d: 86400000 }
+  return Math.round(n * factor[unit])
+}
+
+export function settings(): ProvisioningSettings {
+  const c = (cds.env as unknown as { provisioning?: Record<string, unknown> }).provisioning ?? {}
+  return {
+    stepDeadlineMs: ms(c.stepDeadline, DEFAULTS.stepDeadline),
+    pollSliceMs: ms(c.pollSlice, DEFAULTS.pollSlice),
+    pollInitialMs: ms(c.pollInitial, DEFAULTS.pollInitial),
+    pollMaxMs: ms(c.pollMax, DEFAULTS.pollMax),
+    retryMaxMs: ms(c.retryMax, DEFAULTS.retryMax)
+  }
+}

@@ -1,0 +1,450 @@
+import cds from '@sap/cds'
+import { clientFor, ServiceManagerAccessError } from './service-manager/kinds'
+import { ServiceManagerError } from './service-manager/errors'
+import type { ServiceManagerClient } from './service-manager/client'
+import { settings } from './lib/config'
+import { credentialMetadata } from './lib/credentials'
+import { parseJsonObject } from './lib/naming'
+
+type Row = Record<string, any>
+
+const LOG = cds.log('orchestrator')
+
+export const MANAGED_BY = 'service-key-manager'
+export const LABEL_MANAGED_BY = 'managed_by'
+export const LABEL_RECORD = 'skm_id'
+
+/** What a step asks for next: nothing (finished, recorded) or another run after a delay. */
+type Outcome = { done: true } | { retryInMs: number; reason?: string; countsAsAttempt?: boolean }
+const DONE: Outcome = { done: true }
+
+/** A step ended for good with a message for the user. */
+class StepFailed extends Error {
+  constructor(message: string) {
+    super(message)
+  }
+}
+
+const db = () => cds.entities('btp.provisioning')
+
+/** Runs `fn` in its own short transaction, so progress is persisted step by step (crash-resume). */
+const inTx = <T>(fn: () => Promise<T>): Promise<T> => cds.tx(fn) as Promise<T>
+
+const read = <T = Row>(entity: string, ID: string): Promise<T | undefined> =>
+  inTx(async () => (await SELECT.one.from(db()[entity], ID)) as T | undefined)
+
+function smMessage(e: ServiceManagerError): string {
+  return e.description || e.message
+}
+
+/**
+ * Runs the remote steps of the Operations rows. Each `run` event (delivered by CAP's persistent queue) does
+ * a bounded piece of work and either finishes the operation or schedules itself again, so no request ever
+ * waits for Service Manager, a crash loses nothing, and long Service Manager operations never hold the queue.
+ */
+export class Orchestrator extends cds.Service {
+  private flushTimer?: NodeJS.Timeout
+
+  async init() {
+    this.on('run', async req => {
+      await this.run((req.data as { operation: string }).operation)
+    })
+    // resume whatever a previous process left behind, and pick up work of crashed peers now and then
+    cds.once('served', () => this.resume())
+    this.flushTimer = setInterval(() => this.resume(), 60_000).unref()
+    cds.once('shutdown', () => clearInterval(this.flushTimer))
+    return super.init()
+  }
+
+  private resume() {
+    const queued = cds.queued(this) as unknown as { flush?: () => Promise<void> }
+    queued.flush?.().catch(e => LOG.error('Resuming queued steps failed', e))
+  }
+
+  /** Puts a step into the persistent queue; part of the caller's transaction. */
+  static async enqueue(operation: string, afterMs = 0) {
+    const orchestrator = await cds.connect.to('orchestrator')
+    const queued = cds.queued(orchestrator)
+    if (afterMs > 0) await queued.schedule('run', { operation }).after(afterMs)
+    else await queued.send('run', { operation })
+  }
+
+  static labelsFor(recordId: string): Record<string, string[]> {
+    return { [LABEL_MANAGED_BY]: [MANAGED_BY], [LABEL_RECORD]: [recordId] }
+  }
+
+  static isOurs(obj: { labels?: Record<string, string[]> }, recordId?: string): boolean {
+    const labels = obj.labels ?? {}
+    if (!labels[LABEL_MANAGED_BY]?.includes(MANAGED_BY)) return false
+    return recordId === undefined || !!labels[LABEL_RECORD]?.includes(recordId)
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------------------
+
+  async run(operationId: string) {
+    const op = await read('Operations', operationId)
+    if (!op || op.state_code === 'succeeded' || op.state_code === 'failed') return
+    if (op.deadline && Date.now() > Date.parse(op.deadline)) {
+      const seconds = Math.round(settings().stepDeadlineMs / 1000)
+      return this.failOperation(op, `The step did not finish within ${seconds} seconds.`)
+    }
+    let outcome: Outcome
+    try {
+      outcome = await this.step(op)
+    } catch (e) {
+      if (e instanceof StepFailed) return this.failOperation(op, e.message)
+      if (e instanceof ServiceManagerAccessError) return this.failOperation(op, e.message)
+      if (e instanceof ServiceManagerError) {
+        if (!e.retryable) return this.failOperation(op, smMessage(e))
+        outcome = { retryInMs: e.retryAfterMs ?? this.backoff(op.attempts), reason: smMessage(e), countsAsAttempt: true }
+      } else throw e
+    }
+    if ('retryInMs' in outcome) await this.reschedule(op, outcome)
+  }
+
+  private step(op: Row): Promise<Outcome> {
+    const key = `${op.type}/${op.targetType}`
+    switch (key) {
+      case 'create/instance':
+        return this.createInstance(op)
+      case 'delete/instance':
+        return this.deleteInstance(op)
+      case 'create/serviceKey':
+        return this.createKey(op)
+      case 'delete/serviceKey':
+        return this.deleteKey(op)
+      default:
+        throw new StepFailed(`Unknown step ${key}`)
+    }
+  }
+
+  private backoff(attempts: number): number {
+    const s = settings()
+    const base = Math.min(s.retryMaxMs, s.pollInitialMs * 2 ** Math.min(attempts ?? 0, 16))
+    return Math.round(base * (0.8 + Math.random() * 0.4))
+  }
+
+  private pollDelay(op: Row): number {
+    const s = settings()
+    const started = op.startedAt ? Date.parse(op.startedAt) : Date.now()
+    // poll quickly at first, then back off towards pollMax as the operation keeps running
+    return Math.min(s.pollMaxMs, Math.max(s.pollInitialMs, Math.round((Date.now() - started) / 4)))
+  }
+
+  private async reschedule(op: Row, outcome: { retryInMs: number; reason?: string; countsAsAttempt?: boolean }) {
+    const { Operations } = db()
+    const at = new Date(Date.now() + outcome.retryInMs).toISOString()
+    await inTx(async () => {
+      const changes: Row = { nextAttempt: at, state_code: 'running' }
+      if (outcome.countsAsAttempt) {
+        changes.attempts = (op.attempts ?? 0) + 1
+        if (outcome.reason) changes.error = outcome.reason.slice(0, 2000)
+      }
+      if (!op.startedAt) changes.startedAt = new Date().toISOString()
+      await UPDATE(Operations, op.ID).with(changes)
+      await Orchestrator.enqueue(op.ID, Math.max(1, outcome.retryInMs))
+    })
+  }
+
+  private async finishOperation(op: Row, changes: { entity: string; ID: string; data: Row }[] = []) {
+    const { Operations } = db()
+    await inTx(async () => {
+      for (const c of changes) await UPDATE(db()[c.entity], c.ID).with(c.data)
+      await UPDATE(Operations, op.ID).with({ state_code: 'succeeded', finishedAt: new Date().toISOString(), error: null })
+    })
+  }
+
+  private async failOperation(op: Row, message: string) {
+    const { Operations, ServiceInstances, ServiceKeys } = db()
+    const text = message.slice(0, 2000)
+    LOG.warn(`${op.type} ${op.targetType} failed:`, text)
+    await inTx(async () => {
+      await UPDATE(Operations, op.ID).with({ state_code: 'failed', finishedAt: new Date().toISOString(), error: text })
+      const target = op.targetType === 'instance' ? { entity: ServiceInstances, ID: op.instance_ID } : { entity: ServiceKeys, ID: op.serviceKey_ID }
+      // only the step the record currently waits for may change its state
+      await UPDATE(target.entity).set({ state_code: 'Failed', lastError: text }).where({ ID: target.ID, lastOperation_ID: op.ID })
+    })
+  }
+
+  private async markRunning(op: Row, data: Row) {
+    const { Operations } = db()
+    await inTx(async () => {
+      await UPDATE(Operations, op.ID).with({ state_code: 'running', startedAt: op.startedAt ?? new Date().toISOString(), ...data })
+    })
+    Object.assign(op, data)
+  }
+
+  private async clientOf(subaccountId: string): Promise<ServiceManagerClient> {
+    const sub = await read('Subaccounts', subaccountId)
+    if (!sub) throw new StepFailed(`Subaccount ${subaccountId} no longer exists`)
+    return clientFor(sub as { subaccountId: string; displayName: string })
+  }
+
+  /**
+   * Waits a bounded slice for an SM operation. Returns true when it succeeded, false when it is still running;
+   * throws StepFailed with SM's message when it failed.
+   */
+  private async awaitOperation(sm: ServiceManagerClient, op: Row, location: string, deleting = false): Promise<boolean> {
+    const s = settings()
+    const deadline = Math.min(Date.parse(op.deadline), Date.now() + s.pollSliceMs)
+    try {
+      const result = await sm.waitForOperation(location, { deadline })
+      if (result.state === 'failed') throw new StepFailed(describeLastOperation(result))
+      return true
+    } catch (e) {
+      if (!(e instanceof ServiceManagerError)) throw e
+      if (e.code === 'OperationTimeout') return false
+      if (e.code === 'OperationFailed') throw new StepFailed(smMessage(e))
+      if (e.status === 404 && deleting) return true
+      throw e
+    }
+  }
+
+  // ---- instances -----------------------------------------------------------------------------------
+
+  private async createInstance(op: Row): Promise<Outcome> {
+    const { ServiceInstances } = db()
+    const inst = await read('ServiceInstances', op.instance_ID)
+    if (!inst || inst.state_code !== 'Creating' || inst.lastOperation_ID !== op.ID) {
+      await this.finishOperation(op) // superseded, e.g. by a delete
+      return DONE
+    }
+    const sm = await this.clientOf(inst.subaccount_ID)
+
+    if (!inst.smId) {
+      // idempotency: a previous attempt may have created it even if we never saw the answer
+      const found = await this.findOurs(sm, 'instance', inst.ID)
+      let smId = found?.id as string | undefined
+      let location: string | undefined
+      if (!smId) {
+        const plan = await read('ServicePlans', inst.plan_ID)
+        if (!plan?.smId) throw new StepFailed('The plan is no longer in the catalog of the subaccount')
+        try {
+          const res = await sm.createInstance(
+            {
+              name: inst.name,
+              service_plan_id: plan.smId,
+              parameters: parseJsonObject(inst.parameters),
+              labels: Orchestrator.labelsFor(inst.ID)
+            },
+            { async: true }
+          )
+          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
+          else smId = res.resource?.id ?? res.id
+        } catch (e) {
+          if (e instanceof ServiceManagerError && e.status === 409) {
+            const byName = await sm.listInstances({ fieldQuery: [{ key: 'name', op: 'eq', value: inst.name }] })
+            const mine = byName.find(i => Orchestrator.isOurs(i, inst.ID))
+            if (!mine) throw new StepFailed(`Service Manager already holds an instance named "${inst.name}" that was not created by this service`)
+            smId = mine.id
+          } else throw e
+        }
+      }
+      await inTx(() => UPDATE(ServiceInstances, inst.ID).with({ smId }))
+      await this.markRunning(op, { smLocation: location ?? null })
+      inst.smId = smId
+    }
+
+    if (op.smLocation) {
+      const finished = await this.awaitOperation(sm, op, op.smLocation)
+      if (!finished) return { retryInMs: this.pollDelay(op) }
+    }
+    const remote = await sm.getInstance(inst.smId)
+    if (!remote) throw new StepFailed('The instance vanished from Service Manager while it was being created')
+    const state = remote.last_operation?.state
+    if (state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
+    if (!remote.ready) return { retryInMs: this.pollDelay(op) }
+    await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
+    return DONE
+  }
+
+  private async deleteInstance(op: Row): Promise<Outcome> {
+    const { ServiceKeys } = db()
+    const inst = await read('ServiceInstances', op.instance_ID)
+    if (!inst || inst.state_code !== 'Deleting' || inst.lastOperation_ID !== op.ID) {
+      await this.finishOperation(op)
+      return DONE
+    }
+    // keys first: the instance goes only when none of its keys is left
+    const keys: Row[] = await inTx(() => SELECT.from(ServiceKeys).where({ instance_ID: inst.ID, state_code: { '!=': 'Deleted' } }))
+    if (keys.some(k => k.state_code === 'Deleting')) return { retryInMs: settings().pollInitialMs * 2 }
+    if (keys.length) throw new StepFailed(`The instance cannot be deleted because its key "${keys[0].name}" could not be deleted`)
+
+    const sm = await this.clientOf(inst.subaccount_ID)
+    let smId: string | undefined = inst.smId ?? (await this.findOurs(sm, 'instance', inst.ID))?.id
+    if (smId && !op.smLocation) {
+      const res = await sm.deleteInstance(smId, { async: true })
+      if (res.kind === 'accepted') await this.markRunning(op, { smLocation: res.location })
+      else smId = undefined
+    }
+    if (smId && op.smLocation) {
+      const finished = await this.awaitOperation(sm, op, op.smLocation, true)
+      if (!finished) return { retryInMs: this.pollDelay(op) }
+      if (await sm.getInstance(smId)) return { retryInMs: this.pollDelay(op) }
+    }
+    await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Deleted', lastError: null } }])
+    return DONE
+  }
+
+  // ---- keys ----------------------------------------------------------------------------------------
+
+  private async createKey(op: Row): Promise<Outcome> {
+    const { ServiceKeys } = db()
+    const key = await read('ServiceKeys', op.serviceKey_ID)
+    if (!key || key.state_code !== 'Creating' || key.lastOperation_ID !== op.ID) {
+      await this.finishOperation(op)
+      return DONE
+    }
+    const inst = await read('ServiceInstances', key.instance_ID)
+    if (!inst) throw new StepFailed('The service instance no longer exists')
+    if (inst.state_code === 'Creating') return { retryInMs: this.pollDelay(op) } // one call: wait for the instance
+    if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
+    const sm = await this.clientOf(inst.subaccount_ID)
+
+    if (!key.smId) {
+      const found = await this.findOurs(sm, 'binding', key.ID)
+      let smId = found?.id as string | undefined
+      let location: string | undefined
+      if (!smId) {
+        try {
+          const res = await sm.createBinding(
+            {
+              name: key.name,
+              service_instance_id: inst.smId,
+              parameters: parseJsonObject(key.parameters),
+              labels: Orchestrator.labelsFor(key.ID)
+            },
+            { async: false }
+          )
+          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
+          else smId = res.resource?.id ?? res.id
+        } catch (e) {
+          if (e instanceof ServiceManagerError && e.status === 409) {
+            const byName = await sm.listBindings({
+              fieldQuery: [
+                { key: 'service_instance_id', op: 'eq', value: inst.smId },
+                { key: 'name', op: 'eq', value: key.name }
+              ]
+            })
+            const mine = byName.find(b => Orchestrator.isOurs(b, key.ID))
+            if (!mine) throw new StepFailed(`Service Manager already holds a key named "${key.name}" for this instance that was not created by this service`)
+            smId = mine.id
+          } else throw e
+        }
+      }
+      await inTx(() => UPDATE(ServiceKeys, key.ID).with({ smId }))
+      await this.markRunning(op, { smLocation: location ?? null })
+      key.smId = smId
+    }
+
+    if (op.smLocation) {
+      const finished = await this.awaitOperation(sm, op, op.smLocation)
+      if (!finished) return { retryInMs: this.pollDelay(op) }
+    }
+    const remote = await sm.getBinding(key.smId)
+    if (!remote) throw new StepFailed('The key vanished from Service Manager while it was being created')
+    if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
+    if (remote.ready === false) return { retryInMs: this.pollDelay(op) }
+    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>)
+    await this.finishOperation(op, [
+      {
+        entity: 'ServiceKeys',
+        ID: key.ID,
+        data: {
+          state_code: 'Ready',
+          lastError: null,
+          credentialType: meta.credentialType,
+          clientId: meta.clientId ?? null,
+          tokenUrl: meta.tokenUrl ?? null,
+          apiUrl: meta.apiUrl ?? null,
+          certFingerprint: meta.certFingerprint ?? null,
+          expiresAt: meta.expiresAt ?? null
+        }
+      }
+    ])
+    return DONE
+  }
+
+  private async deleteKey(op: Row): Promise<Outcome> {
+    const { Registrations } = db()
+    const key = await read('ServiceKeys', op.serviceKey_ID)
+    if (!key || key.state_code !== 'Deleting' || key.lastOperation_ID !== op.ID) {
+      await this.finishOperation(op)
+      return DONE
+    }
+    // consumers first: never leave a registration pointing at a credential that is gone
+    await inTx(() => UPDATE(Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID }))
+    const inst = await read('ServiceInstances', key.instance_ID)
+    const sm = await this.clientOf(op.subaccount_ID ?? inst?.subaccount_ID)
+    let smId: string | undefined = key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id
+    if (smId && !op.smLocation) {
+      const res = await sm.deleteBinding(smId, { async: true })
+      if (res.kind === 'accepted') await this.markRunning(op, { smLocation: res.location })
+      else smId = undefined
+    }
+    if (smId && op.smLocation) {
+      const finished = await this.awaitOperation(sm, op, op.smLocation, true)
+      if (!finished) return { retryInMs: this.pollDelay(op) }
+      if (await sm.getBinding(smId)) return { retryInMs: this.pollDelay(op) }
+    }
+    await this.finishOperation(op, [{ entity: 'ServiceKeys', ID: key.ID, data: { state_code: 'Deleted', lastError: null } }])
+    return DONE
+  }
+
+  /** Our object in SM for a record, found by label: how a retried create adopts what a lost answer created. */
+  private async findOurs(sm: ServiceManagerClient, kind: 'instance' | 'binding', recordId: string) {
+    const labelQuery = [{ key: LABEL_RECORD, op: 'eq' as const, value: recordId }]
+    const found = kind === 'instance' ? await sm.listInstances({ labelQuery }) : await sm.listBindings({ labelQuery })
+    return found.find(o => Orchestrator.isOurs(o, recordId))
+  }
+
+  // ---- refresh (synchronous reads on demand) ---------------------------------------------------------
+
+  static async refreshInstance(inst: Row) {
+    if (!inst.smId) return
+    const { ServiceInstances } = db()
+    const sub = await SELECT.one.from(db().Subaccounts, inst.subaccount_ID)
+    const sm = await clientFor(sub as { subaccountId: string })
+    const remote = await sm.getInstance(inst.smId)
+    if (!remote) {
+      if (inst.state_code !== 'Deleted') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Failed', lastError: 'The instance no longer exists in Service Manager' })
+      return
+    }
+    if (remote.ready && inst.state_code === 'Failed') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Ready', lastError: null })
+  }
+
+  static async refreshKey(key: Row) {
+    if (!key.smId) return
+    const { ServiceKeys } = db()
+    const inst = await SELECT.one.from(db().ServiceInstances, key.instance_ID)
+    const sub = await SELECT.one.from(db().Subaccounts, inst.subaccount_ID)
+    const sm = await clientFor(sub as { subaccountId: string })
+    const remote = await sm.getBinding(key.smId)
+    if (!remote) {
+      if (key.state_code !== 'Deleted') await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Failed', lastError: 'The key no longer exists in Service Manager' })
+      return
+    }
+    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>)
+    await UPDATE(ServiceKeys, key.ID).with({
+      clientId: meta.clientId ?? null,
+      tokenUrl: meta.tokenUrl ?? null,
+      apiUrl: meta.apiUrl ?? null,
+      certFingerprint: meta.certFingerprint ?? null,
+      expiresAt: meta.expiresAt ?? null,
+      ...(remote.ready && key.state_code === 'Failed' ? { state_code: 'Ready', lastError: null } : {})
+    })
+  }
+}
+
+function describeLastOperation(lastOp: { errors?: unknown; description?: string } | undefined): string {
+  const errors = lastOp?.errors
+  const first = Array.isArray(errors) ? errors[0] : errors
+  if (first && typeof first === 'object') {
+    const e = first as Record<string, any>
+    const broker = e.broker_error ?? e.brokerError
+    return String(broker?.description ?? broker?.Description ?? e.description ?? e.error ?? 'failed')
+  }
+  return lastOp?.description ?? 'The operation failed in Service Manager'
+}
+
+export default Orchestrator

@@ -1,0 +1,215 @@
+import cds from '@sap/cds'
+import type { Request } from '@sap/cds'
+import { isReservedKeyName, isValidResourceName, parseJsonObject } from './lib/naming'
+import { settings } from './lib/config'
+import { Orchestrator } from './orchestrator'
+import { syncCatalog } from './catalog'
+
+type Row = Record<string, any>
+
+const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
+
+/**
+ * The OData service admins and other CAP services use. Handlers validate and persist the intent and an
+ * Operations row, then hand the remote work to the orchestrator through the persistent queue.
+ */
+export class ProvisioningService extends cds.ApplicationService {
+  async init() {
+    const { ServiceInstances, ServiceKeys, Subaccounts } = this.entities
+    const db = cds.entities('btp.provisioning')
+
+    // ---- service instances -------------------------------------------------------------------------
+    this.before('CREATE', ServiceInstances, req => this.validateInstance(req))
+
+    this.on('CREATE', ServiceInstances, async (req, next) => {
+      const existing = (req as Request & { _existing?: Row })._existing
+      if (existing) return existing // same name and plan: the one instance serves every scenario
+      const result = await next()
+      const op = await this.recordOperation('create', 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
+      await UPDATE(db.ServiceInstances, req.data.ID).with({ lastOperation_ID: op })
+      await Orchestrator.enqueue(op)
+      return result
+    })
+
+    this.on('UPDATE', ServiceInstances, req => req.reject(405, 'INSTANCE_IMMUTABLE'))
+
+    this.on('DELETE', ServiceInstances, async req => {
+      const ID = (req.params.at(-1) as Row | string)
+      const id = typeof ID === 'object' ? ID.ID : ID
+      const inst = await SELECT.one.from(db.ServiceInstances, id)
+      if (!inst) return req.reject(404, 'INSTANCE_UNKNOWN', [id])
+      if (inst.state_code === 'Deleted' || inst.state_code === 'Deleting') return
+      const keys = await SELECT.from(db.ServiceKeys).where({ instance_ID: id, state_code: { in: ACTIVE_STATES } })
+      for (const key of keys) await this.startKeyDeletion(key)
+      const op = await this.recordOperation('delete', 'instance', { instance_ID: id, subaccount_ID: inst.subaccount_ID })
+      await UPDATE(db.ServiceInstances, id).with({ state_code: 'Deleting', lastOperation_ID: op, lastError: null })
+      await Orchestrator.enqueue(op)
+    })
+
+    this.on('refresh', ServiceInstances, async req => {
+      const id = this.keyOf(req)
+      const inst = await SELECT.one.from(db.ServiceInstances, id)
+      if (!inst) return req.reject(404, 'INSTANCE_UNKNOWN', [id])
+      await Orchestrator.refreshInstance(inst)
+      return SELECT.one.from(ServiceInstances, id)
+    })
+
+    // ---- service keys ------------------------------------------------------------------------------
+    this.before('CREATE', ServiceKeys, req => this.validateKey(req))
+
+    this.on('CREATE', ServiceKeys, async (req, next) => {
+      const result = await next()
+      const inst = (req as Request & { _instance?: Row })._instance!
+      const op = await this.recordOperation('create', 'serviceKey', {
+        serviceKey_ID: req.data.ID,
+        instance_ID: inst.ID,
+        subaccount_ID: inst.subaccount_ID
+      })
+      await UPDATE(db.ServiceKeys, req.data.ID).with({ lastOperation_ID: op })
+      await Orchestrator.enqueue(op)
+      return result
+    })
+
+    this.on('UPDATE', ServiceKeys, req => req.reject(405, 'KEY_IMMUTABLE'))
+
+    this.on('DELETE', ServiceKeys, async req => {
+      const id = this.keyOf(req)
+      const key = await SELECT.one.from(db.ServiceKeys, id)
+      if (!key) return req.reject(404)
+      if (key.state_code === 'Deleted' || key.state_code === 'Deleting') return
+      await this.startKeyDeletion(key)
+    })
+
+    this.on('refresh', ServiceKeys, async req => {
+      const id = this.keyOf(req)
+      const key = await SELECT.one.from(db.ServiceKeys, id)
+      if (!key) return req.reject(404)
+      await Orchestrator.refreshKey(key)
+      return SELECT.one.from(ServiceKeys, id)
+    })
+
+    // ---- subaccounts -------------------------------------------------------------------------------
+    this.before(['CREATE', 'UPDATE'], Subaccounts, req => {
+      const id = req.data.subaccountId
+      if (id !== undefined && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(id))
+        req.reject(400, 'SUBACCOUNT_ID_INVALID', 'subaccountId', [id])
+    })
+
+    this.before('DELETE', Subaccounts, async req => {
+      const id = this.keyOf(req)
+      const sub = await SELECT.one.from(db.Subaccounts, id)
+      if (!sub) return
+      const { count } = (await SELECT.one`count(*) as count`.from(db.ServiceInstances).where({
+        subaccount_ID: id,
+        state_code: { '!=': 'Deleted' }
+      })) as { count: number }
+      if (count > 0) req.reject(409, 'SUBACCOUNT_IN_USE', [sub.displayName, count])
+    })
+
+    this.on('syncCatalog', Subaccounts, async req => {
+      const id = this.keyOf(req)
+      const sub = await SELECT.one.from(db.Subaccounts, id)
+      if (!sub) return req.reject(404)
+      await syncCatalog(sub, req)
+      return SELECT.one.from(Subaccounts, id)
+    })
+
+    return super.init()
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+
+  private keyOf(req: Request): string {
+    const p = req.params.at(-1) as Row | string
+    return typeof p === 'object' ? p.ID : p
+  }
+
+  private async recordOperation(type: string, targetType: string, refs: Row): Promise<string> {
+    const { Operations } = cds.entities('btp.provisioning')
+    const ID = cds.utils.uuid()
+    const deadline = new Date(Date.now() + settings().stepDeadlineMs).toISOString()
+    await INSERT.into(Operations).entries({ ID, type, targetType, state_code: 'pending', deadline, ...refs })
+    return ID
+  }
+
+  private async startKeyDeletion(key: Row) {
+    const { ServiceKeys } = cds.entities('btp.provisioning')
+    const inst = await SELECT.one.from(cds.entities('btp.provisioning').ServiceInstances, key.instance_ID)
+    const op = await this.recordOperation('delete', 'serviceKey', {
+      serviceKey_ID: key.ID,
+      instance_ID: key.instance_ID,
+      subaccount_ID: inst?.subaccount_ID
+    })
+    await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Deleting', lastOperation_ID: op, lastError: null })
+    await Orchestrator.enqueue(op)
+  }
+
+  private async validateInstance(req: Request) {
+    const db = cds.entities('btp.provisioning')
+    const d = req.data as Row
+    if (!isValidResourceName(d.name)) return req.reject(400, 'INSTANCE_NAME_INVALID', 'name', [d.name])
+    try {
+      parseJsonObject(d.parameters)
+    } catch {
+      return req.reject(400, 'PARAMETERS_NOT_OBJECT', 'parameters')
+    }
+    if (d.parameters !== undefined && d.parameters !== null && typeof d.parameters !== 'string')
+      d.parameters = JSON.stringify(d.parameters)
+    if (d.environment === 'cloudfoundry' && !d.space) return req.reject(400, 'SPACE_REQUIRED', 'space')
+
+    const sub = await SELECT.one.from(db.Subaccounts, d.subaccount_ID)
+    if (!sub) return req.reject(400, 'SUBACCOUNT_UNKNOWN', 'subaccount_ID', [d.subaccount_ID])
+    if (!d.plan_ID) return req.reject(400, 'PLAN_REQUIRED', 'plan_ID')
+    const plan = await SELECT.one.from(db.ServicePlans, d.plan_ID)
+    if (!plan || plan.subaccount_ID !== sub.ID) return req.reject(400, 'PLAN_UNKNOWN', 'plan_ID', [d.plan_ID, sub.displayName])
+    const offering = await SELECT.one.from(db.ServiceOfferings, plan.offering_ID)
+    if (!plan.entitled || !plan.smId)
+      return req.reject(422, 'PLAN_NOT_ENTITLED', 'plan_ID', [offering?.name, plan.name, sub.displayName])
+
+    const same = await SELECT.one.from(db.ServiceInstances).where({
+      subaccount_ID: sub.ID,
+      name: d.name,
+      state_code: { in: ['Creating', 'Ready', 'Deleting', 'Failed'] }
+    })
+    if (same) {
+      if (same.plan_ID === plan.ID && same.state_code !== 'Deleting' && same.state_code !== 'Failed') {
+        ;(req as Request & { _existing?: Row })._existing = await SELECT.one.from(this.entities.ServiceInstances, same.ID)
+        return
+      }
+      return req.reject(409, 'INSTANCE_NAME_TAKEN', 'name', [d.name, sub.displayName])
+    }
+    d.offering_ID = offering?.ID
+    d.state_code = 'Creating'
+    d.smId = null
+    d.lastError = null
+    d.labels = JSON.stringify(Orchestrator.labelsFor(d.ID))
+  }
+
+  private async validateKey(req: Request) {
+    const db = cds.entities('btp.provisioning')
+    const d = req.data as Row
+    if (!isValidResourceName(d.name)) return req.reject(400, 'KEY_NAME_INVALID', 'name', [d.name])
+    if (isReservedKeyName(d.name)) return req.reject(400, 'KEY_NAME_RESERVED', 'name', [d.name])
+    try {
+      parseJsonObject(d.parameters)
+    } catch {
+      return req.reject(400, 'PARAMETERS_NOT_OBJECT', 'parameters')
+    }
+    if (d.parameters !== undefined && d.parameters !== null && typeof d.parameters !== 'string')
+      d.parameters = JSON.stringify(d.parameters)
+    const inst = await SELECT.one.from(db.ServiceInstances, d.instance_ID)
+    if (!inst) return req.reject(400, 'INSTANCE_UNKNOWN', 'instance_ID', [d.instance_ID])
+    if (inst.state_code !== 'Creating' && inst.state_code !== 'Ready')
+      return req.reject(422, 'INSTANCE_NOT_USABLE', 'instance_ID', [inst.name, inst.state_code])
+    const same = await SELECT.one.from(db.ServiceKeys).where({
+      instance_ID: inst.ID,
+      name: d.name,
+      state_code: { in: ['Creating', 'Ready', 'Deleting', 'Failed'] }
+    })
+    if (same) return req.reject(409, 'KEY_NAME_TAKEN', 'name', [d.name, inst.name])
+    ;(req as Request & { _instance?: Row })._instance = inst
+    d.state_code = 'Creating'
+    d.smId = null
+    d.lastError = null
+  }
+}

@@ -1,0 +1,81 @@
+import cds from '@sap/cds'
+import type { Emulator, EmulatorOptions } from '../../emulator'
+import { ServiceManagerClient } from './client'
+import type { SMCredentials } from './client'
+
+/**
+ * Where each subaccount's Service Manager is and how to reach it, by `cds.requires['service-manager'].kind`:
+ * - `emulator`: the project's Service Manager emulator, started embedded on 127.0.0.1 (development, tests)
+ * - `credentials`: SM service keys per subaccount GUID in `cds.requires['service-manager'].subaccounts`
+ *   (e.g. from a user-provided service or environment variables)
+ * - `destination`: a BTP destination per subaccount, named in the Subaccounts row
+ */
+export interface ServiceManagerConfig {
+  kind: 'emulator' | 'credentials' | 'destination'
+  emulator?: EmulatorOptions
+  subaccounts?: Record<string, SMCredentials>
+  client?: { timeoutMs?: number; pollInitialMs?: number; pollMaxMs?: number }
+}
+
+export interface SubaccountRef {
+  subaccountId: string
+  displayName?: string
+  destination?: string | null
+}
+
+export class ServiceManagerAccessError extends Error {
+  code = 'SM_NOT_CONFIGURED'
+  constructor(readonly subaccount: string) {
+    super(`No Service Manager access is configured for subaccount ${subaccount}`)
+  }
+}
+
+const LOG = cds.log('service-manager')
+const clients = new Map<string, ServiceManagerClient>()
+let emulator: Promise<Emulator> | undefined
+
+export function config(): ServiceManagerConfig {
+  return (cds.env.requires as unknown as Record<string, ServiceManagerConfig>)['service-manager'] ?? { kind: 'emulator' }
+}
+
+/** The embedded emulator (kind `emulator`), started on first use and stopped with the server. */
+export function embeddedEmulator(): Promise<Emulator> {
+  emulator ??= (async () => {
+    const { startEmulator } = await import('../../emulator')
+    const emu = await startEmulator(config().emulator ?? {})
+    LOG.info(`Service Manager emulator listening on ${emu.url}`)
+    cds.once('shutdown', () => emu.close())
+    return emu
+  })()
+  return emulator
+}
+
+async function credentialsFor(sub: SubaccountRef): Promise<SMCredentials> {
+  const cfg = config()
+  if (cfg.kind === 'emulator') {
+    const emu = await embeddedEmulator()
+    const tenant = emu.tenants.find(t => t.subaccountId === sub.subaccountId)
+    if (!tenant) throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+    return { sm_url: emu.url, url: emu.url, clientid: tenant.clientid, clientsecret: tenant.clientsecret }
+  }
+  if (cfg.kind === 'credentials') {
+    const creds = cfg.subaccounts?.[sub.subaccountId]
+    if (!creds) throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+    return creds
+  }
+  throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+}
+
+/** One client per subaccount (token cache included); the only way handlers reach Service Manager. */
+export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClient> {
+  const cached = clients.get(sub.subaccountId)
+  if (cached) return cached
+  const client = new ServiceManagerClient(await credentialsFor(sub), config().client ?? {})
+  clients.set(sub.subaccountId, client)
+  return client
+}
+
+/** Forget cached clients (credentials changed, tests). */
+export function resetClients() {
+  clients.clear()
+}
