@@ -6,8 +6,11 @@ using {
   sap.common.CodeList
 } from '@sap/cds/common';
 
-/** Names of service instances and keys in BTP: at most 32 characters. */
-type ResourceName : String(32);
+/**
+ * Names of service instances and keys. BTP allows at most 32 characters; the service checks that rule
+ * itself (with its own message codes), so the column leaves room for the check to see what was sent.
+ */
+type ResourceName : String(100);
 type Guid         : String(36);
 type Url          : String(500);
 type Message      : String(2000);
@@ -78,7 +81,7 @@ entity ServiceInstances : cuid, managed, Lifecycle {
     kubernetes;
   } default 'other';
   space       : String(128);
-  name        : ResourceName @mandatory;
+  name        : ResourceName;
   /** JSON object sent to Service Manager as the instance parameters */
   parameters  : LargeString;
   /** JSON object of labels (key -> values) as sent to Service Manager */
@@ -92,7 +95,7 @@ entity ServiceInstances : cuid, managed, Lifecycle {
 
 entity ServiceKeys : cuid, managed, Lifecycle {
   instance       : Association to ServiceInstances @mandatory;
-  name           : ResourceName @mandatory;
+  name           : ResourceName;
   credentialType : String(20) enum {
     secret = 'binding-secret';
     x509   = 'x509';

@@ -106,11 +106,11 @@ export const DEFAULT_CATALOG: CatalogOffering[] = [
     metadata: { displayName: 'SAP AI Core' },
     credentials: {
       oauthPath: [],
-      xsappname: '{{instanceId}}!b{{brokerNo}}|aicore!b540',
+      xsappname: 'aicore!b540',
       brokerNo: 540,
       template: {
         serviceurls: { AI_API_URL: 'https://api.ai.prod.{{region}}.emulator.invalid' },
-        appname: '{{xsappname}}',
+        appname: '{{instanceId}}!b{{brokerNo}}|{{xsappname}}',
         identityzone: '{{subdomain}}',
         identityzoneid: '{{subaccountId}}',
         uaadomain: '{{uaaDomain}}'
@@ -129,7 +129,7 @@ export const DEFAULT_CATALOG: CatalogOffering[] = [
     metadata: { displayName: 'SAP Integration Suite, integration assessment' },
     credentials: {
       oauthPath: [],
-      xsappname: '{{instanceId}}!b{{brokerNo}}|integration-assessment!b305',
+      xsappname: 'integration-assessment!b305',
       brokerNo: 305,
       template: {
         entities: 'https://{{subdomain}}.ia.{{region}}.emulator.invalid/api/v1',
@@ -147,7 +147,7 @@ export const DEFAULT_CATALOG: CatalogOffering[] = [
     metadata: { displayName: 'SAP S/4HANA Cloud for advanced financial closing' },
     credentials: {
       oauthPath: ['uaa'],
-      xsappname: '{{instanceId}}!b{{brokerNo}}|fccapp!b1014',
+      xsappname: 'fccapp!b1014',
       brokerNo: 1014,
       template: {
         url: 'https://{{subdomain}}.afc.{{region}}.emulator.invalid',
@@ -164,7 +164,7 @@ export const DEFAULT_CATALOG: CatalogOffering[] = [
     metadata: { displayName: 'SAP Cloud ALM API' },
     credentials: {
       oauthPath: ['uaa'],
-      xsappname: '{{instanceId}}!b{{brokerNo}}|calm-api!b2471',
+      xsappname: 'calm-api!b2471',
       brokerNo: 2471,
       template: {
         endpoints: { Api: 'https://{{subdomain}}.{{region}}.alm.emulator.invalid/api' },

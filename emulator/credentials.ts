@@ -67,7 +67,7 @@ export const DEFAULT_CREDENTIAL_FACTORIES: Record<string, CredentialFactory> = {
 /** Generic shape for plans that are not in the catalog (e.g. planted "foreign" instances). */
 export const GENERIC_SHAPE: CredentialShape = {
   oauthPath: [],
-  xsappname: '{{instanceId}}!b{{brokerNo}}|{{offering}}!b1',
+  xsappname: '{{offering}}!b{{brokerNo}}',
   brokerNo: 1,
   template: { identityzone: '{{subdomain}}', tenantid: '{{subaccountId}}' }
 }

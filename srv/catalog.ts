@@ -16,10 +16,10 @@ export async function syncCatalog(sub: Row, req: Request) {
     const sm = await clientFor(sub as { subaccountId: string })
     ;[offerings, plans] = await Promise.all([sm.listOfferings(), sm.listPlans()])
   } catch (e) {
-    if (e instanceof ServiceManagerAccessError) return req.reject(422, 'SM_NOT_CONFIGURED', [sub.displayName])
+    if (e instanceof ServiceManagerAccessError) return req.reject({ status: 422, message: 'SM_NOT_CONFIGURED', args: [sub.displayName] })
     if (e instanceof ServiceManagerError) {
       await UPDATE(Subaccounts, sub.ID).with({ health: 'unreachable' })
-      return req.reject(e.status === 401 || e.status === 403 ? 502 : 503, 'SM_UNAVAILABLE', [sub.displayName, e.description ?? e.code])
+      return req.reject({ status: e.status === 401 || e.status === 403 ? 502 : 503, message: 'SM_UNAVAILABLE', args: [sub.displayName, e.description ?? e.code] })
     }
     throw e
   }

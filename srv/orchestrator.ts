@@ -28,7 +28,7 @@ class StepFailed extends Error {
 const db = () => cds.entities('btp.provisioning')
 
 /** Runs `fn` in its own short transaction, so progress is persisted step by step (crash-resume). */
-const inTx = <T>(fn: () => Promise<T>): Promise<T> => cds.tx(fn) as Promise<T>
+const inTx = <T>(fn: () => Promise<T>): Promise<T> => cds.tx(fn) as unknown as Promise<T>
 
 const read = <T = Row>(entity: string, ID: string): Promise<T | undefined> =>
   inTx(async () => (await SELECT.one.from(db()[entity], ID)) as T | undefined)
@@ -47,7 +47,7 @@ export class Orchestrator extends cds.Service {
 
   async init() {
     this.on('run', async req => {
-      await this.run((req.data as { operation: string }).operation)
+      await this.execute((req.data as { operation: string }).operation)
     })
     // resume whatever a previous process left behind, and pick up work of crashed peers now and then
     cds.once('served', () => this.resume())
@@ -57,7 +57,7 @@ export class Orchestrator extends cds.Service {
   }
 
   private resume() {
-    const queued = cds.queued(this) as unknown as { flush?: () => Promise<void> }
+    const queued = cds.queued(this as unknown as cds.Service) as unknown as { flush?: () => Promise<void> }
     queued.flush?.().catch(e => LOG.error('Resuming queued steps failed', e))
   }
 
@@ -81,7 +81,7 @@ export class Orchestrator extends cds.Service {
 
   // ---- dispatch ------------------------------------------------------------------------------------
 
-  async run(operationId: string) {
+  async execute(operationId: string) {
     const op = await read('Operations', operationId)
     if (!op || op.state_code === 'succeeded' || op.state_code === 'failed') return
     if (op.deadline && Date.now() > Date.parse(op.deadline)) {
@@ -188,7 +188,7 @@ export class Orchestrator extends cds.Service {
     const s = settings()
     const deadline = Math.min(Date.parse(op.deadline), Date.now() + s.pollSliceMs)
     try {
-      const result = await sm.waitForOperation(location, { deadline })
+      const result = await sm.waitForOperation(location, { deadline, expectDelete: deleting })
       if (result.state === 'failed') throw new StepFailed(describeLastOperation(result))
       return true
     } catch (e) {
@@ -212,11 +212,12 @@ export class Orchestrator extends cds.Service {
     const sm = await this.clientOf(inst.subaccount_ID)
 
     if (!inst.smId) {
-      // idempotency: a previous attempt may have created it even if we never saw the answer
-      const found = await this.findOurs(sm, 'instance', inst.ID)
+      // idempotency: once a POST may have been sent (the step ran before), look our object up first
+      const found = op.state_code === 'running' ? await this.findOurs(sm, 'instance', inst.ID) : undefined
       let smId = found?.id as string | undefined
       let location: string | undefined
       if (!smId) {
+        await this.markRunning(op, {})
         const plan = await read('ServicePlans', inst.plan_ID)
         if (!plan?.smId) throw new StepFailed('The plan is no longer in the catalog of the subaccount')
         try {
@@ -240,7 +241,7 @@ export class Orchestrator extends cds.Service {
           } else throw e
         }
       }
-      await inTx(() => UPDATE(ServiceInstances, inst.ID).with({ smId }))
+      await inTx(async () => { await UPDATE(ServiceInstances, inst.ID).with({ smId }) })
       await this.markRunning(op, { smLocation: location ?? null })
       inst.smId = smId
     }
@@ -248,6 +249,9 @@ export class Orchestrator extends cds.Service {
     if (op.smLocation) {
       const finished = await this.awaitOperation(sm, op, op.smLocation)
       if (!finished) return { retryInMs: this.pollDelay(op) }
+      // the create operation succeeded: the instance is ready
+      await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
+      return DONE
     }
     const remote = await sm.getInstance(inst.smId)
     if (!remote) throw new StepFailed('The instance vanished from Service Manager while it was being created')
@@ -266,7 +270,7 @@ export class Orchestrator extends cds.Service {
       return DONE
     }
     // keys first: the instance goes only when none of its keys is left
-    const keys: Row[] = await inTx(() => SELECT.from(ServiceKeys).where({ instance_ID: inst.ID, state_code: { '!=': 'Deleted' } }))
+    const keys: Row[] = await inTx(async () => SELECT.from(ServiceKeys).where({ instance_ID: inst.ID, state_code: { '!=': 'Deleted' } }))
     if (keys.some(k => k.state_code === 'Deleting')) return { retryInMs: settings().pollInitialMs * 2 }
     if (keys.length) throw new StepFailed(`The instance cannot be deleted because its key "${keys[0].name}" could not be deleted`)
 
@@ -301,11 +305,13 @@ export class Orchestrator extends cds.Service {
     if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
     const sm = await this.clientOf(inst.subaccount_ID)
 
+    let credentials: Record<string, unknown> | undefined
     if (!key.smId) {
-      const found = await this.findOurs(sm, 'binding', key.ID)
+      const found = op.state_code === 'running' ? await this.findOurs(sm, 'binding', key.ID) : undefined
       let smId = found?.id as string | undefined
       let location: string | undefined
       if (!smId) {
+        await this.markRunning(op, {})
         try {
           const res = await sm.createBinding(
             {
@@ -317,7 +323,7 @@ export class Orchestrator extends cds.Service {
             { async: false }
           )
           if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
-          else smId = res.resource?.id ?? res.id
+          else [smId, credentials] = [res.resource?.id ?? res.id, res.resource?.ready === false ? undefined : res.resource?.credentials]
         } catch (e) {
           if (e instanceof ServiceManagerError && e.status === 409) {
             const byName = await sm.listBindings({
@@ -332,20 +338,23 @@ export class Orchestrator extends cds.Service {
           } else throw e
         }
       }
-      await inTx(() => UPDATE(ServiceKeys, key.ID).with({ smId }))
+      await inTx(async () => { await UPDATE(ServiceKeys, key.ID).with({ smId }) })
       await this.markRunning(op, { smLocation: location ?? null })
       key.smId = smId
     }
 
-    if (op.smLocation) {
-      const finished = await this.awaitOperation(sm, op, op.smLocation)
-      if (!finished) return { retryInMs: this.pollDelay(op) }
+    if (!credentials) {
+      if (op.smLocation) {
+        const finished = await this.awaitOperation(sm, op, op.smLocation)
+        if (!finished) return { retryInMs: this.pollDelay(op) }
+      }
+      const remote = await sm.getBinding(key.smId)
+      if (!remote) throw new StepFailed('The key vanished from Service Manager while it was being created')
+      if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
+      if (remote.ready === false) return { retryInMs: this.pollDelay(op) }
+      credentials = (remote.credentials ?? {}) as Record<string, unknown>
     }
-    const remote = await sm.getBinding(key.smId)
-    if (!remote) throw new StepFailed('The key vanished from Service Manager while it was being created')
-    if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
-    if (remote.ready === false) return { retryInMs: this.pollDelay(op) }
-    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>)
+    const meta = credentialMetadata(credentials)
     await this.finishOperation(op, [
       {
         entity: 'ServiceKeys',
@@ -373,7 +382,7 @@ export class Orchestrator extends cds.Service {
       return DONE
     }
     // consumers first: never leave a registration pointing at a credential that is gone
-    await inTx(() => UPDATE(Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID }))
+    await inTx(async () => { await UPDATE(Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID }) })
     const inst = await read('ServiceInstances', key.instance_ID)
     const sm = await this.clientOf(op.subaccount_ID ?? inst?.subaccount_ID)
     let smId: string | undefined = key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id

@@ -19,7 +19,8 @@ export class ProvisioningService extends cds.ApplicationService {
     const db = cds.entities('btp.provisioning')
 
     // ---- service instances -------------------------------------------------------------------------
-    this.before('CREATE', ServiceInstances, req => this.validateInstance(req))
+    // our rules run before CAP's generic input checks, so a bad name gets its own message code
+    this.prepend(() => this.before('CREATE', ServiceInstances, req => this.validateInstance(req)))
 
     this.on('CREATE', ServiceInstances, async (req, next) => {
       const existing = (req as Request & { _existing?: Row })._existing
@@ -37,7 +38,7 @@ export class ProvisioningService extends cds.ApplicationService {
       const ID = (req.params.at(-1) as Row | string)
       const id = typeof ID === 'object' ? ID.ID : ID
       const inst = await SELECT.one.from(db.ServiceInstances, id)
-      if (!inst) return req.reject(404, 'INSTANCE_UNKNOWN', [id])
+      if (!inst) return req.reject({ status: 404, message: 'INSTANCE_UNKNOWN', args: [id] })
       if (inst.state_code === 'Deleted' || inst.state_code === 'Deleting') return
       const keys = await SELECT.from(db.ServiceKeys).where({ instance_ID: id, state_code: { in: ACTIVE_STATES } })
       for (const key of keys) await this.startKeyDeletion(key)
@@ -49,13 +50,13 @@ export class ProvisioningService extends cds.ApplicationService {
     this.on('refresh', ServiceInstances, async req => {
       const id = this.keyOf(req)
       const inst = await SELECT.one.from(db.ServiceInstances, id)
-      if (!inst) return req.reject(404, 'INSTANCE_UNKNOWN', [id])
+      if (!inst) return req.reject({ status: 404, message: 'INSTANCE_UNKNOWN', args: [id] })
       await Orchestrator.refreshInstance(inst)
       return SELECT.one.from(ServiceInstances, id)
     })
 
     // ---- service keys ------------------------------------------------------------------------------
-    this.before('CREATE', ServiceKeys, req => this.validateKey(req))
+    this.prepend(() => this.before('CREATE', ServiceKeys, req => this.validateKey(req)))
 
     this.on('CREATE', ServiceKeys, async (req, next) => {
       const result = await next()
@@ -103,7 +104,7 @@ export class ProvisioningService extends cds.ApplicationService {
         subaccount_ID: id,
         state_code: { '!=': 'Deleted' }
       })) as { count: number }
-      if (count > 0) req.reject(409, 'SUBACCOUNT_IN_USE', [sub.displayName, count])
+      if (count > 0) req.reject({ status: 409, message: 'SUBACCOUNT_IN_USE', args: [sub.displayName, count] })
     })
 
     this.on('syncCatalog', Subaccounts, async req => {

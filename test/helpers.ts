@@ -58,3 +58,14 @@ export async function waitFor(
 }
 
 export const stateIs = (...states: string[]) => (row: { state_code: string }) => states.includes(row.state_code)
+
+/** Waits until no operation is pending or running, so a suite ends with the queue at rest. */
+export async function settle(client: Client, timeoutMs = 30000) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const res = await client.get(`${API}/Operations?$filter=state_code eq 'pending' or state_code eq 'running'&$count=true&$top=0`)
+    if (res.status === 200 && res.data['@odata.count'] === 0) return
+    await new Promise(r => setTimeout(r, 100))
+  }
+  throw new Error('Operations did not settle')
+}

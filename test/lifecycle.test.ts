@@ -2,19 +2,20 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
 
-const test = cds.test(path.join(__dirname, '..'))
+// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
+afterAll(() => settle(admin))
+const app = cds.test(path.join(__dirname, '..'))
 
 let emu: Emulator
 let admin: Client
 
 beforeAll(async () => {
   emu = await embeddedEmulator()
-  admin = as(test.axios, 'admin')
+  admin = as(app.axios, 'admin')
 })
 afterEach(() => emu.clearFaults())
-
 const smPosts = (resource: 'service_instances' | 'service_bindings') =>
   emu.calls.filter(c => c.method === 'POST' && c.path === `/v1/${resource}`)
 
@@ -65,9 +66,13 @@ describe('instance and key lifecycle through OData and the Service Manager HTTP 
     expect(JSON.stringify(key)).not.toContain(binding.credentials.clientsecret)
 
     // the instance shows its keys and its operations
-    const expanded = await admin.get(`${API}/ServiceInstances(${inst.ID})?$expand=keys,operations`)
+    const expanded = await admin.get(`${API}/ServiceInstances(${inst.ID})?$expand=keys,operations($orderby=createdAt)`)
     expect(expanded.data.keys.map((k: { name: string }) => k.name)).toEqual(['orders-key'])
-    expect(expanded.data.operations.map((o: { type: string; state_code: string }) => [o.type, o.state_code])).toEqual([['create', 'succeeded']])
+    const ops = expanded.data.operations.map((o: { targetType: string; type: string; state_code: string }) => [o.targetType, o.type, o.state_code])
+    expect(ops).toEqual([
+      ['instance', 'create', 'succeeded'],
+      ['serviceKey', 'create', 'succeeded']
+    ])
 
     expect((await admin.delete(`${API}/ServiceKeys(${key.ID})`)).status).toBe(204)
     const deletedKey = await waitFor(admin, `${API}/ServiceKeys(${key.ID})`, stateIs('Deleted', 'Failed'))

@@ -2,9 +2,11 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, SUB2, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, settle, SUB2, as, stateIs, waitFor, type Client } from './helpers'
 
-const test = cds.test(path.join(__dirname, '..'))
+// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
+afterAll(() => settle(admin))
+const app = cds.test(path.join(__dirname, '..'))
 
 let emu: Emulator
 let admin: Client
@@ -12,7 +14,7 @@ let readyInstance: { ID: string; name: string }
 
 beforeAll(async () => {
   emu = await embeddedEmulator()
-  admin = as(test.axios, 'admin')
+  admin = as(app.axios, 'admin')
   const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'rules-base' })
   readyInstance = await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready'))
   const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: readyInstance.ID, name: 'taken-key' })
@@ -20,6 +22,7 @@ beforeAll(async () => {
 })
 
 type Attempt = { send: () => Promise<{ status: number; data: any }>; name?: unknown }
+
 
 /** Sends a request, asserts status and message code, and that Service Manager never heard of the name. */
 async function rejects(attempt: Attempt | Attempt['send'], status: number, code: string) {
@@ -144,12 +147,12 @@ describe('the seeds\' rules are enforced before anything reaches Service Manager
   })
 
   test('viewers cannot create, provisioners can', async () => {
-    const viewer = as(test.axios, 'viewer')
+    const viewer = as(app.axios, 'viewer')
     const res = await viewer.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'by-viewer' })
     expect(res.status).toBe(403)
-    const nobody = as(test.axios, 'nobody')
+    const nobody = as(app.axios, 'nobody')
     expect((await nobody.get(`${API}/ServiceInstances`)).status).toBe(403)
-    const provisioner = as(test.axios, 'provisioner')
+    const provisioner = as(app.axios, 'provisioner')
     const ok = await provisioner.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'by-provisioner' })
     expect(ok.status).toBe(201)
   })

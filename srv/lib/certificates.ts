@@ -346,7 +346,7 @@ export function certificateStatus(
 
   const msLeft = end - (opts.now ?? new Date()).getTime()
   const daysLeft = Math.floor(msLeft / DAY_MS)
-  if (msLeft <= 0) return { status: 'expired', criticality: 1, daysLeft }
+  if (msLeft < 0) return { status: 'expired', criticality: 1, daysLeft }
   if (daysLeft <= opts.warnDays) return { status: 'expiring', criticality: 2, daysLeft }
   return { status: 'valid', criticality: 3, daysLeft }
 }

@@ -400,7 +400,7 @@ export class ServiceManagerClient {
           method: 'GET',
           path,
           correlationId: this.correlationId,
-          operation: last
+          operation: this.redactDeep(last)
         })
       }
       await sleep(Math.min(wait, remaining), opts.signal)
@@ -552,7 +552,7 @@ export class ServiceManagerClient {
   private httpError(method: Method, path: string, res: SMResponse): ServiceManagerError {
     const parsed = res.routerError ? { description: 'SM is unreachable (X-Cf-RouterError: unknown_route)' } : parseBody(res.data)
     const error = 'error' in parsed ? parsed.error : undefined
-    const code = error ?? STATUS_CODES[res.status] ?? `HTTP${res.status}`
+    const code = (error && this.redact(error)) ?? STATUS_CODES[res.status] ?? `HTTP${res.status}`
     return new ServiceManagerError({
       status: res.status,
       code,
@@ -583,6 +583,16 @@ export class ServiceManagerClient {
   private redact(text: string): string {
     let out = text
     for (const s of this.secrets) if (s && out.includes(s)) out = out.split(s).join('***')
+    return out
+  }
+
+  /** Deep copy with every string redacted (operation documents attached to errors). */
+  private redactDeep(value: unknown, depth = 0): unknown {
+    if (typeof value === 'string') return this.redact(value)
+    if (depth > 20 || value === null || typeof value !== 'object') return value
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v, depth + 1))
+    const out: Obj = {}
+    for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v, depth + 1)
     return out
   }
 
@@ -728,8 +738,8 @@ export class ServiceManagerClient {
       path,
       correlationId: this.correlationId,
       brokerError: this.redactBroker(parsed.brokerError),
-      operationError: parsed.error,
-      operation: op
+      operationError: parsed.error && this.redact(parsed.error),
+      operation: this.redactDeep(op)
     })
   }
 

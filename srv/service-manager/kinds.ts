@@ -1,6 +1,7 @@
 import cds from '@sap/cds'
 import type { Emulator, EmulatorOptions } from '../../emulator'
 import { ServiceManagerClient } from './client'
+import { settings } from '../lib/config'
 import type { SMCredentials } from './client'
 
 /**
@@ -70,7 +71,12 @@ async function credentialsFor(sub: SubaccountRef): Promise<SMCredentials> {
 export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClient> {
   const cached = clients.get(sub.subaccountId)
   if (cached) return cached
-  const client = new ServiceManagerClient(await credentialsFor(sub), config().client ?? {})
+  const s = settings()
+  const client = new ServiceManagerClient(await credentialsFor(sub), {
+    pollInitialMs: s.pollInitialMs,
+    pollMaxMs: s.pollMaxMs,
+    ...(config().client ?? {})
+  })
   clients.set(sub.subaccountId, client)
   return client
 }

@@ -1,0 +1,43 @@
+/**
+ * Standalone start: `npx tsx emulator/start.ts`
+ * Env: PORT (default 4040), EMULATOR_OPERATION_MS, EMULATOR_LATENCY_MS, EMULATOR_LOG=1.
+ * Prints the URL and the tenants' client ids; never prints secrets.
+ */
+import { startEmulator } from './index'
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`)
+  return n
+}
+
+async function main(): Promise<void> {
+  const emulator = await startEmulator({
+    port: envInt('PORT', 4040),
+    operationMs: envInt('EMULATOR_OPERATION_MS', 0),
+    requestLatencyMs: envInt('EMULATOR_LATENCY_MS', 0),
+    log: process.env.EMULATOR_LOG === '1' || process.env.EMULATOR_LOG === 'true'
+  })
+  console.log(`SAP Service Manager emulator listening on ${emulator.url}`)
+  console.log(`  token endpoint: ${emulator.url}/oauth/token`)
+  for (const t of emulator.tenants) {
+    console.log(`  subaccount ${t.subaccountId}  clientid ${t.clientid}  entitled: ${t.entitled.join(', ')}`)
+  }
+  console.log('  (dev-only client secrets are defined in emulator/catalog.ts, DEFAULT_TENANTS)')
+
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    emulator.close().then(() => process.exit(0))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+main().catch((e) => {
+  console.error(`emulator failed to start: ${e instanceof Error ? e.message : String(e)}`)
+  process.exit(1)
+})
