@@ -1,0 +1,15 @@
+import cds from '@sap/cds'
+import type { Express } from 'express'
+
+/**
+ * Local and test servers listen on the loopback interface only; in production (Cloud Foundry) the server
+ * listens where the platform routes to. HOST overrides both.
+ */
+(cds as unknown as NodeJS.EventEmitter).on('bootstrap', (app: Express) => {
+  const host = process.env.HOST ?? (process.env.NODE_ENV === 'production' ? undefined : '127.0.0.1')
+  if (!host) return
+  const listen = app.listen.bind(app) as (...args: unknown[]) => ReturnType<Express['listen']>
+  app.listen = ((port: number, ...rest: unknown[]) => listen(port, host, ...rest)) as Express['listen']
+})
+
+export default cds.server
