@@ -100,8 +100,21 @@ entity ServiceKeys : cuid, managed, Lifecycle {
     secret = 'binding-secret';
     x509   = 'x509';
   } default 'binding-secret';
+  /** own certificate for X.509 keys (seed 000); without one, XSUAA generates the certificate */
   certificate    : Association to Certificates;
-  /** JSON object sent to Service Manager as the binding parameters */
+  /** X.509 keys with a generated certificate: key length and validity as Service Manager accepts them */
+  keyLength      : Integer enum {
+    bits2048 = 2048;
+    bits4096 = 4096;
+    bits8192 = 8192;
+  };
+  validity       : Integer;
+  validityType   : String(10) enum {
+    DAYS;
+    MONTHS;
+    YEARS;
+  };
+  /** JSON object sent to Service Manager as the binding parameters (merged over the X.509 defaults) */
   parameters     : LargeString;
   // credential metadata read from Service Manager; never a secret
   clientId       : String(255) @readonly;
@@ -109,6 +122,7 @@ entity ServiceKeys : cuid, managed, Lifecycle {
   apiUrl         : Url @readonly;
   certFingerprint: String(100) @readonly;
   expiresAt      : Timestamp @readonly;
+  expiry         : Association to ExpiryStates @readonly;
   verification   : Association to VerificationStates @readonly;
   verifiedAt     : Timestamp @readonly;
   verifyStatus   : Integer @readonly;
@@ -126,10 +140,16 @@ entity VerificationStates : CodeList {
       criticality : Integer;
 }
 
+/** Whether a certificate is still far from its end of validity. */
+entity ExpiryStates : CodeList {
+  key code        : String(10);
+      criticality : Integer;
+}
+
 /** A client certificate (public part only) and its parsed facts. */
 entity Certificates : cuid, managed {
   name          : String(128);
-  pem           : LargeString @mandatory;
+  pem           : LargeString;
   subject       : String(1000) @readonly;
   issuer        : String(1000) @readonly;
   serialNumber  : String(128) @readonly;
@@ -139,6 +159,7 @@ entity Certificates : cuid, managed {
   keyAlgorithm  : String(20) @readonly;
   keySize       : Integer @readonly;
   clientAuth    : Boolean @readonly;
+  expiry        : Association to ExpiryStates @readonly;
   keys          : Association to many ServiceKeys
                     on keys.certificate = $self;
 }
@@ -175,6 +196,9 @@ entity Operations : cuid, managed {
   startedAt   : Timestamp;
   finishedAt  : Timestamp;
   error       : Message;
+  /** verification steps: HTTP status of the token endpoint and the time it took */
+  httpStatus  : Integer;
+  latency     : Integer;
 }
 
 entity OperationStates : CodeList {

@@ -4,8 +4,9 @@
  * dropResponse and logging.
  */
 import express, { type NextFunction, type Request, type Response } from 'express'
+import type { TLSSocket } from 'tls'
 import type { EmulatorOptions, Fault, RecordedCall } from './types'
-import type { TokenService } from './auth'
+import type { Principal, TokenService } from './auth'
 import { OFFERING_FIELDS, PLAN_FIELDS } from './catalog-index'
 import { SmError, codeForStatus } from './errors'
 import type { FaultBook } from './faults'
@@ -28,6 +29,10 @@ export interface AppDeps {
   log?: (line: string) => void
   /** pending latency timers, cleared on close */
   timers: Set<NodeJS.Timeout>
+  /** base URL of the mTLS token endpoint */
+  certUrl: () => string
+  /** 'plain' (default): SM API + token endpoint for secrets; 'mtls': the HTTPS token endpoint only */
+  mode?: 'plain' | 'mtls'
 }
 
 /** Per-request state kept in res.locals.emu */
@@ -179,6 +184,7 @@ export function buildApp(deps: AppDeps): express.Express {
     const query = firstValues(url.searchParams)
     const path = url.pathname
     const record: RecordedCall = { method: req.method, path, query: redact(query) as Record<string, string>, body: undefined, status: 0, at: started }
+    if (deps.mode === 'mtls') record.mtls = true
     deps.calls.push(record)
     const fault = faults.take(req.method, path, createsOperation(req.method, path))
     if (fault) record.fault = faultKind(fault)
@@ -245,9 +251,30 @@ export function buildApp(deps: AppDeps): express.Express {
       creds = { id: params.client_id, secret: typeof params.client_secret === 'string' ? params.client_secret : '' }
     }
     if (!creds) return tokenError(401, 'unauthorized', 'Full authentication is required to access this resource')
-    const principal =
-      tokens.authenticate(creds.id, creds.secret) ?? tokens.authenticate(formDecode(creds.id), formDecode(creds.secret))
-    if (!principal) return tokenError(401, 'invalid_client', 'Bad credentials')
+    let principal: Principal | undefined
+    if (deps.mode === 'mtls') {
+      if (creds.secret) {
+        principal = tokens.authenticate(creds.id, creds.secret) ?? tokens.authenticate(formDecode(creds.id), formDecode(creds.secret))
+        if (!principal) return tokenError(401, 'invalid_client', 'Bad credentials')
+      } else {
+        const id = tokens.lookupClient(creds.id) ? creds.id : formDecode(creds.id)
+        const cert = (req.socket as TLSSocket).getPeerX509Certificate?.()
+        const auth = tokens.authenticateCertificate(id, cert, Date.now())
+        if (!auth.ok) return tokenError(401, 'invalid_client', auth.description)
+        principal = auth.principal
+      }
+    } else {
+      const x509Client = [creds.id, formDecode(creds.id)].find((id) => tokens.usesCertificate(id))
+      if (x509Client) {
+        return tokenError(
+          401,
+          'invalid_client',
+          `client ${x509Client} authenticates with an X.509 certificate: mTLS is required, request the token at ${deps.certUrl()}/oauth/token presenting the binding certificate`
+        )
+      }
+      principal = tokens.authenticate(creds.id, creds.secret) ?? tokens.authenticate(formDecode(creds.id), formDecode(creds.secret))
+      if (!principal) return tokenError(401, 'invalid_client', 'Bad credentials')
+    }
     i.record.subaccountId = principal.subaccountId
     const grant = params.grant_type
     if (grant === undefined || grant === '') return tokenError(400, 'invalid_request', 'Missing grant type')
@@ -261,9 +288,29 @@ export function buildApp(deps: AppDeps): express.Express {
       issuer: `${base}/oauth/token`,
       token_endpoint: `${base}/oauth/token`,
       grant_types_supported: ['client_credentials'],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post']
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'tls_client_auth'],
+      mtls_endpoint_aliases: { token_endpoint: `${deps.certUrl()}/oauth/token` }
     })
   })
+
+  const notFoundRoute = (req: Request, res: Response) => {
+    reply(res, 404, { error: 'NotFound', description: `no route for ${req.method} ${intakeOf(res).path}` })
+  }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const errorHandler = (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (!res.locals.emu) {
+      res.status(400).json({ error: 'BadRequest', description: 'malformed request' })
+      return
+    }
+    replyError(res, err)
+  }
+
+  if (deps.mode === 'mtls') {
+    // the cert host is a UAA host only
+    app.use(notFoundRoute)
+    app.use(errorHandler)
+    return app
+  }
 
   app.get('/v1/info', (_req: Request, res: Response) => {
     reply(res, 200, { token_issuer_url: deps.url(), token_basic_auth: false })
@@ -333,11 +380,18 @@ export function buildApp(deps: AppDeps): express.Express {
     }
   }
 
-  type Handler = (ctx: CallContext, req: Request, body: unknown) => Outcome
+  type Handler = (ctx: CallContext, req: Request, body: unknown) => Outcome | Promise<Outcome>
   const route = (fn: Handler) => (req: Request, res: Response) => {
     try {
       const out = fn(ctxOf(req, res), req, intakeOf(res).json)
-      reply(res, out.status, out.body, out.headers)
+      if (out instanceof Promise) {
+        out.then(
+          (o) => reply(res, o.status, o.body, o.headers),
+          (e) => replyError(res, e)
+        )
+      } else {
+        reply(res, out.status, out.body, out.headers)
+      }
     } catch (e) {
       replyError(res, e)
     }
@@ -371,18 +425,8 @@ export function buildApp(deps: AppDeps): express.Express {
     route((c, r) => store.getOperation(c, 'service_bindings', p(r, 'id'), p(r, 'op')))
   )
 
-  app.use((req: Request, res: Response) => {
-    reply(res, 404, { error: 'NotFound', description: `no route for ${req.method} ${intakeOf(res).path}` })
-  })
-
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (!res.locals.emu) {
-      res.status(400).json({ error: 'BadRequest', description: 'malformed request' })
-      return
-    }
-    replyError(res, err)
-  })
+  app.use(notFoundRoute)
+  app.use(errorHandler)
 
   return app
 }

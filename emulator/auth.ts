@@ -5,10 +5,11 @@
  * Tokens are JWT-shaped (header.payload.signature, HS256 with a per-run random key) so consumers can
  * decode claims like exp/zid, but the emulator verifies them by lookup: unknown = invalid.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual, type X509Certificate } from 'crypto'
 import type { EmulatorTenant } from './types'
-import type { ClientRegistration } from './credentials'
+import type { ClientRegistration, X509Registration } from './credentials'
 import { newId } from './ids'
+import { checkPresentedCertificate, pinnedRegistration } from './x509'
 
 export type ClientKind = 'tenant' | 'binding'
 
@@ -18,6 +19,8 @@ export interface Principal {
   subaccountId: string
   bindingId?: string
 }
+
+export type CertificateAuth = { ok: true; principal: Principal } | { ok: false; description: string }
 
 export interface TokenInfo extends Principal {
   expiresAt: number
@@ -99,6 +102,40 @@ export class TokenService {
     const c = this.clients.get(clientid)
     if (c) return { clientid, kind: 'binding', subaccountId: c.subaccountId, bindingId: c.bindingId }
     return undefined
+  }
+
+  /** Whether the client authenticates with an X.509 certificate (mTLS only). */
+  usesCertificate(clientid: string): boolean {
+    return !!this.clients.get(clientid)?.reg.x509
+  }
+
+  /** The certificate registration of a client: binding x509 clients, or tenants configured with a certificate. */
+  private certificateOf(clientid: string): { reg: X509Registration; principal: Principal; revoked: boolean } | undefined {
+    const tenant = this.tenants().find((t) => t.clientid === clientid)
+    if (tenant) {
+      if (!tenant.certificate) return undefined
+      return { reg: pinnedRegistration(tenant.certificate), principal: { clientid, kind: 'tenant', subaccountId: tenant.subaccountId }, revoked: false }
+    }
+    const c = this.clients.get(clientid)
+    if (!c?.reg.x509) return undefined
+    return { reg: c.reg.x509, principal: { clientid, kind: 'binding', subaccountId: c.subaccountId, bindingId: c.bindingId }, revoked: c.revoked }
+  }
+
+  /**
+   * mTLS client authentication: the client id must belong to a certificate client and the presented
+   * certificate must match its registration (see x509.checkPresentedCertificate).
+   */
+  authenticateCertificate(clientid: string, cert: X509Certificate | undefined, now: number): CertificateAuth {
+    const known = this.certificateOf(clientid)
+    if (!known) {
+      if (this.lookupClient(clientid)) {
+        return { ok: false, description: `client ${clientid} does not authenticate with a certificate: send its client_secret` }
+      }
+      return { ok: false, description: 'Bad credentials: unknown client (its binding may have been deleted)' }
+    }
+    if (known.revoked) return { ok: false, description: 'the binding of this client was revoked' }
+    const problem = checkPresentedCertificate(known.reg, cert, now)
+    return problem ? { ok: false, description: problem } : { ok: true, principal: known.principal }
   }
 
   /** Check client id + secret; undefined when unknown, wrong secret, revoked or secret-less client. */

@@ -7,8 +7,13 @@
  * later certificate/key/certurl for x509) is NOT part of the template: the credential factory of the
  * binding's credential-type builds it and merges it at `oauthPath` ([] = top level, ['uaa'] = nested).
  *
- * Placeholders: subaccountId, subdomain, region, uaaUrl, uaaDomain, instanceId, instanceName,
+ * Placeholders: subaccountId, subdomain, region, uaaUrl, certUrl, uaaDomain, instanceId, instanceName,
  * bindingId, bindingName, xsappname, appName, credentialType, brokerNo, offering, plan.
+ *
+ * credential-types: every offering supports every registered credential-type ('binding-secret', 'x509')
+ * for its bindings, flat or nested under "xsuaa" in the binding parameters. `credentialTypes` narrows
+ * what an instance accepts when its own parameters do not configure
+ * oauth2-configuration.credential-types (xsuaa: x509 must be enabled in xs-security.json).
  */
 import type { EmulatorTenant } from './types'
 import { nameUuid } from './ids'
@@ -33,6 +38,8 @@ export interface CatalogPlan {
   metadata?: Record<string, unknown>
   /** overrides the offering's credential shape */
   credentials?: CredentialShape
+  /** overrides the offering's credentialTypes */
+  credentialTypes?: string[]
 }
 
 export interface CatalogOffering {
@@ -45,6 +52,11 @@ export interface CatalogOffering {
   tags?: string[]
   metadata?: Record<string, unknown>
   credentials: CredentialShape
+  /**
+   * credential-types bindings may use when the instance parameters carry no
+   * oauth2-configuration.credential-types; the first is the default. Absent = every registered type.
+   */
+  credentialTypes?: string[]
   plans: CatalogPlan[]
 }
 
@@ -181,6 +193,8 @@ export const DEFAULT_CATALOG: CatalogOffering[] = [
     tags: ['xsuaa'],
     metadata: { displayName: 'Authorization and Trust Management Service' },
     credentials: xsuaaShape('dedicated', 't'),
+    // xs-security.json default: x509 needs "oauth2-configuration": {"credential-types": [..., "x509"]}
+    credentialTypes: ['binding-secret', 'instance-secret'],
     plans: [
       { name: 'application', description: 'Application plan', free: true, bindable: true },
       { name: 'broker', description: 'Reuse service / broker plan', free: true, bindable: true, credentials: xsuaaShape('shared', 'b') }

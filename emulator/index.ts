@@ -1,8 +1,11 @@
 /**
  * SAP Service Manager emulator: a real HTTP server on 127.0.0.1 that behaves like hosted SM
  * (and its UAA token endpoint), with in-memory state, fault injection and call recording.
+ * A second, HTTPS server (certUrl) is the UAA mTLS token endpoint of x509 clients; its server
+ * certificate and all generated client certificates come from a local CA created at start (caPem).
  */
 import http from 'http'
+import https from 'https'
 import type { AddressInfo, Socket } from 'net'
 import { TokenService } from './auth'
 import { buildApp } from './app'
@@ -10,12 +13,25 @@ import { DEFAULT_CATALOG, defaultTenants } from './catalog'
 import { CatalogIndex } from './catalog-index'
 import { DEFAULT_CREDENTIAL_FACTORIES } from './credentials'
 import { FaultBook } from './faults'
+import { LocalCa } from './pki'
 import { RateLimiter } from './ratelimit'
 import { Store } from './store'
-import type { Emulator, EmulatorOptions, Fault, RecordedCall } from './types'
+import type { CertificateIssuer } from './credentials'
+import type { ClientCertificateOptions, Emulator, EmulatorOptions, Fault, RecordedCall } from './types'
 
-export type { Emulator, EmulatorOptions, EmulatorTenant, Fault, RecordedCall } from './types'
-export type { CredentialFactory, CredentialRequest, CredentialTools, ClientRegistration, IssuedCredentials } from './credentials'
+export type { ClientCertificateOptions, Emulator, EmulatorOptions, EmulatorTenant, Fault, RecordedCall } from './types'
+export type {
+  CertificateIssuer,
+  CredentialFactory,
+  CredentialRequest,
+  CredentialTools,
+  ClientRegistration,
+  IssuedCredentials,
+  PeerBinding,
+  X509Registration
+} from './credentials'
+export { LocalCa } from './pki'
+export { X509_KEY_LENGTHS, X509_MAX_VALIDITY, X509_VALIDITY_TYPES, validityEnd } from './x509'
 export type { CatalogOffering, CatalogPlan, CredentialShape } from './catalog'
 export {
   DEFAULT_CATALOG,
@@ -32,15 +48,44 @@ export {
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 43199
 
+const DAY_MS = 24 * 60 * 60 * 1000
+
+function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+function trackSockets(server: http.Server, event: 'connection' | 'secureConnection', sockets: Set<Socket>): void {
+  server.on(event, (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+}
+
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const tenants = opts.tenants ?? defaultTenants()
   let url = ''
+  let certUrl = ''
+  const ca = await LocalCa.create()
+  const issuer: CertificateIssuer = {
+    async issueClientCertificate(o) {
+      const issued = await ca.issue({ subject: o.subject, key: { type: 'rsa', bits: o.keyLength }, notBefore: o.notBefore, notAfter: o.notAfter, usage: 'client' })
+      return { ...issued, subject: issued.cert.subject, issuer: issued.cert.issuer }
+    }
+  }
   const tokens = new TokenService(() => tenants, opts.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS, () => url)
   const store = new Store({
     catalog: new CatalogIndex(opts.catalog ?? DEFAULT_CATALOG),
     tokens,
     tenants: () => tenants,
     url: () => url,
+    certUrl: () => certUrl,
+    ca: issuer,
     credentialFactories: { ...DEFAULT_CREDENTIAL_FACTORIES, ...(opts.credentialTypes ?? {}) },
     operationMs: opts.operationMs ?? 0
   })
@@ -50,27 +95,68 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const timers = new Set<NodeJS.Timeout>()
   const log = opts.log === true ? (line: string) => console.log(line) : typeof opts.log === 'function' ? opts.log : undefined
 
-  const app = buildApp({ store, tokens, faults, limiter, calls, tenants: () => tenants, url: () => url, opts, log, timers })
-  const server = http.createServer(app)
+  const common = { store, tokens, faults, limiter, calls, tenants: () => tenants, url: () => url, certUrl: () => certUrl, opts, log, timers }
+  const server = http.createServer(buildApp({ ...common, mode: 'plain' }))
   const sockets = new Set<Socket>()
-  server.on('connection', (s) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
+  trackSockets(server, 'connection', sockets)
+
+  const now = Date.now()
+  const serverCert = await ca.issue({
+    subject: 'CN=127.0.0.1, O=SAP Service Manager Emulator',
+    key: { type: 'ec' },
+    notBefore: new Date(now - 60 * 60 * 1000),
+    notAfter: new Date(now + 365 * DAY_MS),
+    usage: 'server',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1']
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const tlsServer = https.createServer(
+    {
+      key: serverCert.keyPem,
+      cert: serverCert.chainPem,
+      // ask every client for a certificate, accept any: the token endpoint decides per client
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2'
+    },
+    buildApp({ ...common, mode: 'mtls' })
+  )
+  const tlsSockets = new Set<Socket>()
+  trackSockets(tlsServer, 'connection', tlsSockets)
+
+  const port = await listen(server, opts.port ?? 0)
   url = `http://127.0.0.1:${port}`
+  let tlsPort: number
+  try {
+    tlsPort = await listen(tlsServer, opts.tlsPort ?? 0)
+  } catch (e) {
+    for (const s of sockets) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    throw e
+  }
+  certUrl = `https://127.0.0.1:${tlsPort}`
 
   let closing: Promise<void> | undefined
   const emulator: Emulator = {
     url,
     port,
+    certUrl,
+    tlsPort,
+    caPem: ca.pem,
+    async issueClientCertificate(o: ClientCertificateOptions) {
+      if (!o || typeof o.cn !== 'string' || !o.cn) throw new Error('issueClientCertificate: cn is required')
+      const notBefore = o.notBefore ?? new Date(Date.now() - 60 * 1000)
+      const notAfter = o.notAfter ?? new Date(notBefore.getTime() + (o.days ?? 30) * DAY_MS)
+      const cn = o.cn.replace(/[,+="\\<>;#]/g, (c) => `\\${c}`)
+      const issued = await ca.issue({
+        subject: `CN=${cn}, O=Emulator Test Clients`,
+        key: { type: 'rsa', bits: o.keyLength ?? 2048 },
+        notBefore,
+        notAfter,
+        usage: 'client'
+      })
+      return { certPem: issued.certPem, keyPem: issued.keyPem }
+    },
     tenants,
     calls,
     addFault: (f: Fault) => faults.add(f),
@@ -104,12 +190,14 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     close() {
       if (!closing) {
-        closing = new Promise<void>((resolve) => {
-          for (const t of timers) clearTimeout(t)
-          timers.clear()
-          server.close(() => resolve())
-          for (const s of sockets) s.destroy()
-        })
+        const stop = (srv: http.Server, open: Set<Socket>) =>
+          new Promise<void>((resolve) => {
+            srv.close(() => resolve())
+            for (const s of open) s.destroy()
+          })
+        for (const t of timers) clearTimeout(t)
+        timers.clear()
+        closing = Promise.all([stop(server, sockets), stop(tlsServer, tlsSockets)]).then(() => undefined)
       }
       return closing
     }

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   })
   console.log(`SAP Service Manager emulator listening on ${emulator.url}`)
   console.log(`  token endpoint: ${emulator.url}/oauth/token`)
+  console.log(`  mTLS token endpoint (x509 clients): ${emulator.certUrl}/oauth/token (server certificate issued by the emulator's local CA)`)
   for (const t of emulator.tenants) {
     console.log(`  subaccount ${t.subaccountId}  clientid ${t.clientid}  entitled: ${t.entitled.join(', ')}`)
   }

@@ -12,8 +12,11 @@ import {
   GENERIC_SHAPE,
   credentialTypeOf,
   issueCredentials,
+  type CertificateIssuer,
+  type ClientRegistration,
   type CredentialFactory,
-  type IssuedCredentials
+  type IssuedCredentials,
+  type PeerBinding
 } from './credentials'
 import { SmError, badRequest, conflict, concurrentOp, notFound } from './errors'
 import { newId } from './ids'
@@ -74,6 +77,8 @@ interface BindingRec {
   credentials?: Record<string, unknown>
   /** credentials issued at request time, published when the create operation succeeds */
   pending?: IssuedCredentials
+  /** the OAuth clients of this binding (from issuing on; used for certificate uniqueness) */
+  clients?: ClientRegistration[]
   createdAt: number
   updatedAt: number
   lastOpId?: string
@@ -110,8 +115,16 @@ export interface StoreDeps {
   tokens: TokenService
   tenants: () => EmulatorTenant[]
   url: () => string
+  /** base URL of the mTLS token endpoint */
+  certUrl: () => string
+  /** the local CA, for credential factories */
+  ca: CertificateIssuer
   credentialFactories: Record<string, CredentialFactory>
   operationMs: number
+}
+
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return !!v && typeof (v as Promise<T>).then === 'function'
 }
 
 const INSTANCE_FIELDS = ['id', 'name', 'service_plan_id', 'platform_id', 'context', 'ready', 'usable', 'shared', 'created_at', 'updated_at']
@@ -553,25 +566,45 @@ export class Store {
     if (clash) throw conflict(`binding with same name exists for instance with id ${instanceId}`)
   }
 
-  private issueFor(inst: InstanceRec, binding: { id: string; name: string; parameters: Record<string, unknown> }): IssuedCredentials {
+  /** Credentials of a new binding; a promise when the factory works asynchronously (generated keys). */
+  private issueFor(
+    inst: InstanceRec,
+    binding: { id: string; name: string; parameters: Record<string, unknown> }
+  ): IssuedCredentials | Promise<IssuedCredentials> {
     const entry = this.deps.catalog.plans.get(inst.planId)
     const tenant = this.deps.tenants().find((t) => t.subaccountId === inst.subaccountId)
+    const peers: PeerBinding[] = this.tenantBindings(inst.subaccountId)
+      .filter((b) => b.id !== binding.id && b.clients?.length)
+      .map((b) => ({
+        bindingId: b.id,
+        instanceId: b.instanceId,
+        planId: this.instanceRecs.get(b.instanceId)?.planId ?? '',
+        clients: b.clients ?? []
+      }))
     return issueCredentials(
       {
         emulatorUrl: this.deps.url(),
+        emulatorCertUrl: this.deps.certUrl(),
         tenant: { subaccountId: inst.subaccountId, subdomain: subdomainOf(tenant ?? { subaccountId: inst.subaccountId }) },
         offering: entry?.offering,
         plan: entry?.plan,
         shape: entry?.plan.credentials ?? entry?.offering.credentials ?? GENERIC_SHAPE,
-        instance: { id: inst.id, name: inst.name, parameters: inst.parameters },
+        instance: { id: inst.id, name: inst.name, planId: inst.planId, parameters: inst.parameters },
         binding,
-        credentialType: credentialTypeOf(binding.parameters, inst.parameters)
+        credentialType: credentialTypeOf(binding.parameters, inst.parameters, entry?.plan.credentialTypes ?? entry?.offering.credentialTypes),
+        peers
       },
-      this.deps.credentialFactories
+      this.deps.credentialFactories,
+      this.deps.ca
     )
   }
 
-  createBinding(ctx: CallContext, rawBody: unknown): Outcome {
+  /**
+   * Sync factories: as before. Async factories (generated key pairs): the binding is reserved (its name
+   * taken, ready false) and its create operation held until the credentials exist; then the call answers
+   * like a sync one (201 / 202 + Location). A failed issue removes the binding again and answers the error.
+   */
+  createBinding(ctx: CallContext, rawBody: unknown): Outcome | Promise<Outcome> {
     const async = parseAsync(ctx.query)
     const body = requireObjectBody(rawBody)
     if (body.id !== undefined) throw badRequest('providing specific resource id is forbidden')
@@ -594,7 +627,8 @@ export class Store {
     }
     this.checkBindingName(inst.id, name)
     const id = newId()
-    const pending = this.issueFor(inst, { id, name, parameters })
+    const issued = this.issueFor(inst, { id, name, parameters })
+    const pending = isPromise(issued) ? undefined : issued
     const rec: BindingRec = {
       seq: ++this.seq,
       id,
@@ -607,12 +641,33 @@ export class Store {
       ready: false,
       bindResource: body.bind_resource ? clone(body.bind_resource as Record<string, unknown>) : undefined,
       pending,
+      clients: pending?.clients,
       createdAt: ctx.now,
       updatedAt: ctx.now
     }
     this.bindingRecs.set(id, rec)
     const op = this.startOp(ctx, 'create', 'service_bindings', rec, !async)
-    return this.respond(op, async, () => ({ status: 201, body: this.bindingView(rec) }))
+    const success = () => ({ status: 201, body: this.bindingView(rec) })
+    if (!isPromise(issued)) return this.respond(op, async, success)
+
+    const duration = op.dueAt - ctx.now
+    op.dueAt = Number.POSITIVE_INFINITY // held until the credentials exist
+    return issued.then(
+      (creds) => {
+        if (this.bindingRecs.get(id) !== rec || op.state !== 'in progress') {
+          throw conflict(`service binding ${id} was deleted while its credentials were being issued`)
+        }
+        rec.pending = creds
+        rec.clients = creds.clients
+        op.dueAt = Date.now() + duration
+        return this.respond(op, async, success)
+      },
+      (e: unknown) => {
+        if (this.bindingRecs.get(id) === rec) this.bindingRecs.delete(id)
+        this.ops.delete(op.id)
+        throw e instanceof SmError ? e : new SmError(500, 'InternalError', `could not issue the binding credentials: ${e instanceof Error ? e.message : String(e)}`)
+      }
+    )
   }
 
   updateBinding(ctx: CallContext, id: string, rawBody: unknown): Outcome {
@@ -726,7 +781,18 @@ export class Store {
       updatedAt: created
     }
     if (obj.credentials) rec.credentials = clone(obj.credentials)
-    else rec.pending = this.issueFor(inst, { id, name: rec.name, parameters })
+    else {
+      const issued = this.issueFor(inst, { id, name: rec.name, parameters })
+      if (isPromise(issued)) {
+        issued.catch(() => undefined)
+        throw new Error(
+          'plant binding: these credentials are generated asynchronously (service-managed x509 certificate); ' +
+            'create the binding over the HTTP API or pass credentials'
+        )
+      }
+      rec.pending = issued
+      rec.clients = issued.clients
+    }
     this.bindingRecs.set(id, rec)
     if (ready) this.publishCredentials(rec)
     this.plantOperation(rec, 'service_bindings', ready, created)

@@ -12,11 +12,18 @@ export interface EmulatorTenant {
   entitled: string[]
   /** optional subdomain used in generated credentials (identityzone); derived from the id when absent */
   subdomain?: string
+  /**
+   * optional PEM client certificate: the tenant's SM client may then also get tokens over mTLS at
+   * certUrl + '/oauth/token' with exactly this certificate (pinned); the secret keeps working at url
+   */
+  certificate?: string
 }
 
 export interface EmulatorOptions {
   /** default 0 = random free port; the server always binds 127.0.0.1 */
   port?: number
+  /** port of the HTTPS (mTLS) token endpoint, default 0 = random free port; binds 127.0.0.1 */
+  tlsPort?: number
   /** default: DEFAULT_TENANTS from catalog.ts */
   tenants?: EmulatorTenant[]
   /** how long async operations stay 'in progress' (default 0 = done at first poll) */
@@ -31,7 +38,7 @@ export interface EmulatorOptions {
   log?: boolean | ((line: string) => void)
   /** replace the default catalog (DEFAULT_CATALOG) */
   catalog?: CatalogOffering[]
-  /** extra or replacement credential factories keyed by credential-type (e.g. 'x509' later) */
+  /** extra or replacement credential factories keyed by credential-type ('binding-secret' and 'x509' are built in) */
   credentialTypes?: Record<string, CredentialFactory>
 }
 
@@ -49,6 +56,20 @@ export interface RecordedCall {
   at: number
   /** which fault (if any) affected this call: 'status' | 'dropResponse' | 'resetConnection' | 'operation' */
   fault?: string
+  /** true for calls to the HTTPS (mTLS) token endpoint at certUrl */
+  mtls?: boolean
+}
+
+export interface ClientCertificateOptions {
+  /** subject CN (the subject is CN=<cn>, O=Emulator Test Clients) */
+  cn: string
+  /** validity in days from notBefore when notAfter is absent (default 30) */
+  days?: number
+  /** default: now - 1 minute */
+  notBefore?: Date
+  notAfter?: Date
+  /** RSA key length, default 2048 */
+  keyLength?: number
 }
 
 export interface Fault {
@@ -79,6 +100,13 @@ export interface Emulator {
   /** http://127.0.0.1:<port> — SM base and UAA base (token endpoint: url + '/oauth/token') */
   url: string
   port: number
+  /** https://127.0.0.1:<tlsPort> — mTLS token endpoint base (certurl of x509 bindings): certUrl + '/oauth/token' */
+  certUrl: string
+  tlsPort: number
+  /** PEM of the emulator's local CA (issuer of the HTTPS server certificate and of generated client certificates); pass it as `ca` */
+  caPem: string
+  /** A client certificate + PKCS#8 key issued by the emulator CA (EKU clientAuth). */
+  issueClientCertificate(opts: ClientCertificateOptions): Promise<{ certPem: string; keyPem: string }>
   tenants: EmulatorTenant[]
   /** every request received, token calls included */
   calls: RecordedCall[]
@@ -88,7 +116,9 @@ export interface Emulator {
   bindings(subaccountId?: string): any[]
   plant(kind: 'instance' | 'binding', obj: Record<string, any>): any
   remove(kind: 'instance' | 'binding', id: string): void
+  /** the binding's clients stop authenticating (401 invalid_client, also over mTLS); issued tokens become invalid */
   revokeBinding(id: string): void
   reset(): void
+  /** stops the HTTP and the HTTPS server */
   close(): Promise<void>
 }

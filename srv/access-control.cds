@@ -1,5 +1,18 @@
 using {ProvisioningService as service} from './provisioning-service';
 
+/*
+ * Roles (XSUAA scopes and role templates, see xs-security.json and docs/security.md):
+ *   Viewer            reads everything in its subaccounts
+ *   Provisioner       creates and deletes service instances and keys, refreshes, verifies and rotates them
+ *   CredentialReader  reads a key's credentials (live from Service Manager, audit-logged)
+ *   Administrator     maintains subaccounts, templates and certificates, syncs catalogs
+ *
+ * The user attribute `Subaccount` (subaccount GUIDs) limits every role to the subaccounts listed.
+ * An unrestricted attribute (XSUAA: no value in the token; mocked users: no attribute) grants all of them.
+ * CAP applies these conditions to READ, UPDATE, DELETE and bound actions; srv/lib/instance-auth.ts applies
+ * them to the input of CREATE and UPDATE and to $expand.
+ */
+
 annotate service with @requires: [
   'Viewer',
   'Provisioner',
@@ -8,21 +21,75 @@ annotate service with @requires: [
 ];
 
 annotate service.Subaccounts with @restrict: [
-  { grant: 'READ', to: ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'] },
-  { grant: ['CREATE', 'UPDATE', 'DELETE', 'syncCatalog'], to: 'Administrator' }
+  {
+    grant: 'READ',
+    to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+    where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['CREATE', 'UPDATE', 'DELETE', 'syncCatalog'],
+    to   : 'Administrator',
+    where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
+  }
 ];
 
+annotate service.ServiceOfferings with @restrict: [{
+  grant: 'READ',
+  to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+}];
+
+annotate service.ServicePlans with @restrict: [{
+  grant: 'READ',
+  to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+}];
+
 annotate service.ServiceInstances with @restrict: [
-  { grant: 'READ', to: ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'] },
-  { grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh'], to: 'Provisioner' }
+  {
+    grant: 'READ',
+    to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh'],
+    to   : 'Provisioner',
+    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  }
 ];
 
 annotate service.ServiceKeys with @restrict: [
-  { grant: 'READ', to: ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'] },
-  { grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh'], to: 'Provisioner' }
+  {
+    grant: 'READ',
+    to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh', 'verify', 'rotate'],
+    to   : 'Provisioner',
+    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['revealCredentials', 'downloadCredentials'],
+    to   : 'CredentialReader',
+    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  }
 ];
+
+annotate service.Operations with @restrict: [{
+  grant: 'READ',
+  to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+}];
 
 annotate service.Templates with @restrict: [
   { grant: 'READ', to: ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'] },
   { grant: ['CREATE', 'UPDATE', 'DELETE'], to: 'Administrator' }
 ];
+
+annotate service.Certificates with @restrict: [
+  { grant: 'READ', to: ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'] },
+  { grant: ['CREATE', 'UPDATE', 'DELETE'], to: 'Administrator' }
+];
+
+annotate service.scanExpiry with @requires: 'Administrator';

@@ -4,7 +4,11 @@ import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
 import { credentialMetadata } from './lib/credentials'
+import type { CredentialMetadata } from './lib/credentials'
+import { certificateStatus } from './lib/certificates'
 import { parseJsonObject } from './lib/naming'
+import { recordVerification } from './verification'
+import { scanExpiry } from './key-health'
 
 type Row = Record<string, any>
 
@@ -49,11 +53,30 @@ export class Orchestrator extends cds.Service {
     this.on('run', async req => {
       await this.execute((req.data as { operation: string }).operation)
     })
+    this.on('scanExpiry', async () => {
+      await scanExpiry()
+    })
     // resume whatever a previous process left behind, and pick up work of crashed peers now and then
-    cds.once('served', () => this.resume())
+    cds.once('served', async () => {
+      this.resume()
+      await this.scheduleExpiryScan().catch(e => LOG.error('Scheduling the expiry scan failed', e))
+    })
     this.flushTimer = setInterval(() => this.resume(), 60_000).unref()
     cds.once('shutdown', () => clearInterval(this.flushTimer))
     return super.init()
+  }
+
+  /**
+   * One recurring expiry scan per database, whichever app instance picks it up. (A named singleton task
+   * would be the natural fit, but the queue drops the next occurrence of a named recurring task when it
+   * deletes the processed one in the handler's transaction, so the scan is looked up by its event.)
+   */
+  private async scheduleExpiryScan() {
+    await cds.tx(async () => {
+      const pending = await SELECT.one.from('cds.outbox.Messages').columns('ID').where`msg like ${'%"event":"scanExpiry"%'}`
+      if (pending) return
+      await this.schedule('scanExpiry', {}).every(settings().expiryScanIntervalMs)
+    })
   }
 
   private resume() {
@@ -354,7 +377,8 @@ export class Orchestrator extends cds.Service {
       if (remote.ready === false) return { retryInMs: this.pollDelay(op) }
       credentials = (remote.credentials ?? {}) as Record<string, unknown>
     }
-    const meta = credentialMetadata(credentials)
+    const ownCertificate = key.certificate_ID ? await read('Certificates', key.certificate_ID) : undefined
+    const meta = credentialMetadata(credentials, ownCertificate?.pem)
     await this.finishOperation(op, [
       {
         entity: 'ServiceKeys',
@@ -362,15 +386,19 @@ export class Orchestrator extends cds.Service {
         data: {
           state_code: 'Ready',
           lastError: null,
-          credentialType: meta.credentialType,
-          clientId: meta.clientId ?? null,
-          tokenUrl: meta.tokenUrl ?? null,
-          apiUrl: meta.apiUrl ?? null,
-          certFingerprint: meta.certFingerprint ?? null,
-          expiresAt: meta.expiresAt ?? null
+          ...metadataColumns(meta)
         }
       }
     ])
+    // check right away that the key works; an own certificate's private key stays with its owner, so
+    // such keys are verified on demand with the key at hand
+    if (settings().verifyAfterCreate && !ownCertificate) {
+      try {
+        await recordVerification(key, credentials, {})
+      } catch (e) {
+        LOG.error('Recording the verification failed', e)
+      }
+    }
     return DONE
   }
 
@@ -433,15 +461,25 @@ export class Orchestrator extends cds.Service {
       if (key.state_code !== 'Deleted') await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Failed', lastError: 'The key no longer exists in Service Manager' })
       return
     }
-    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>)
+    const own = key.certificate_ID ? await SELECT.one.from(db().Certificates, key.certificate_ID) : undefined
+    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>, own?.pem)
     await UPDATE(ServiceKeys, key.ID).with({
-      clientId: meta.clientId ?? null,
-      tokenUrl: meta.tokenUrl ?? null,
-      apiUrl: meta.apiUrl ?? null,
-      certFingerprint: meta.certFingerprint ?? null,
-      expiresAt: meta.expiresAt ?? null,
+      ...metadataColumns(meta),
       ...(remote.ready && key.state_code === 'Failed' ? { state_code: 'Ready', lastError: null } : {})
     })
+  }
+}
+
+/** The key columns that hold credential metadata (never a secret), with the expiry state derived from it. */
+function metadataColumns(meta: CredentialMetadata) {
+  return {
+    credentialType: meta.credentialType,
+    clientId: meta.clientId ?? null,
+    tokenUrl: meta.tokenUrl ?? null,
+    apiUrl: meta.apiUrl ?? null,
+    certFingerprint: meta.certFingerprint ?? null,
+    expiresAt: meta.expiresAt ?? null,
+    expiry_code: meta.expiresAt ? certificateStatus(new Date(meta.expiresAt), { warnDays: settings().expiryWarnDays }).status : null
   }
 }
 

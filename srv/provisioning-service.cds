@@ -29,7 +29,54 @@ service ProvisioningService {
     actions {
       /** Read the key from Service Manager again and update its state and credential metadata. */
       action refresh() returns ServiceKeys;
+      /**
+       * Fetch an OAuth token with the key and record the result. For X.509 keys with your own certificate
+       * the private key is needed for the mutual TLS handshake; it is used once and never stored.
+       */
+      action verify(privateKey : LargeString) returns ServiceKeys;
+      /** The key's credentials, read live from Service Manager (audit-logged). */
+      action revealCredentials() returns LargeString;
+      /** The key's credentials as the cockpit's service key JSON file (audit-logged). */
+      function downloadCredentials() returns LargeBinary @Core.MediaType: 'application/json';
     };
+
+  /** Client certificates (public part only), e.g. an ABAP system's client default certificate. */
+  entity Certificates     as projection on db.Certificates {
+    *,
+    virtual null as daysLeft : Integer
+  };
+
+  /** Mark keys and certificates that expire within the warning window, and emit events for them. */
+  action scanExpiry() returns {
+    keys         : Integer;
+    certificates : Integer;
+  };
+
+  event KeyExpiring {
+    serviceKey : UUID;
+    name       : String;
+    instance   : UUID;
+    subaccount : UUID;
+    expiresAt  : Timestamp;
+    daysLeft   : Integer;
+  }
+
+  event CertificateExpiring {
+    certificate : UUID;
+    name        : String;
+    subject     : String;
+    notAfter    : Timestamp;
+    daysLeft    : Integer;
+  }
+
+  event KeyVerificationFailed {
+    serviceKey : UUID;
+    name       : String;
+    instance   : UUID;
+    subaccount : UUID;
+    httpStatus : Integer;
+    message    : String;
+  }
 
   @readonly
   entity Operations       as projection on db.Operations;
@@ -44,4 +91,7 @@ service ProvisioningService {
 
   @readonly
   entity VerificationStates as projection on db.VerificationStates;
+
+  @readonly
+  entity ExpiryStates     as projection on db.ExpiryStates;
 }

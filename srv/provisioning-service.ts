@@ -1,9 +1,21 @@
 import cds from '@sap/cds'
+import { Readable } from 'node:stream'
 import type { Request } from '@sap/cds'
 import { isReservedKeyName, isValidResourceName, parseJsonObject } from './lib/naming'
 import { settings } from './lib/config'
 import { Orchestrator } from './orchestrator'
 import { syncCatalog } from './catalog'
+import { KEY_LENGTHS, validityProblem, x509BindingParameters } from './lib/x509'
+import {
+  addDaysLeft,
+  auditCredentialRead,
+  guardCertificateDelete,
+  guardCertificateUpdate,
+  liveCredentials,
+  prepareCertificate,
+  scanExpiry
+} from './key-health'
+import { checkPrivateKey, recordVerification, VerificationInputError } from './verification'
 
 type Row = Record<string, any>
 
@@ -15,8 +27,10 @@ const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
  */
 export class ProvisioningService extends cds.ApplicationService {
   async init() {
-    const { ServiceInstances, ServiceKeys, Subaccounts } = this.entities
+    const { ServiceInstances, ServiceKeys, Subaccounts, Certificates } = this.entities
     const db = cds.entities('btp.provisioning')
+    // connected at start-up, so it resumes queued steps and schedules its duties once the server is up
+    await cds.connect.to('orchestrator')
 
     // ---- service instances -------------------------------------------------------------------------
     // our rules run before CAP's generic input checks, so a bad name gets its own message code
@@ -88,6 +102,54 @@ export class ProvisioningService extends cds.ApplicationService {
       await Orchestrator.refreshKey(key)
       return SELECT.one.from(ServiceKeys, id)
     })
+
+    this.on('verify', ServiceKeys, async req => {
+      const id = this.keyOf(req)
+      const key = await SELECT.one.from(db.ServiceKeys, id)
+      if (!key) return req.reject(404)
+      const privateKeyPem = (req.data as { privateKey?: string }).privateKey || undefined
+      let certificatePem: string | undefined
+      if (key.certificate_ID) {
+        certificatePem = (await SELECT.one.from(db.Certificates, key.certificate_ID))?.pem
+        if (!privateKeyPem) return req.reject({ status: 400, message: 'PRIVATE_KEY_REQUIRED', target: 'privateKey', args: [key.name] })
+        try {
+          checkPrivateKey(privateKeyPem, certificatePem ?? '')
+        } catch (e) {
+          if (e instanceof VerificationInputError) return req.reject({ status: 400, message: e.code, target: 'privateKey' })
+          throw e
+        }
+      }
+      const credentials = await liveCredentials(key, req)
+      await recordVerification(key, credentials, { certificatePem, privateKeyPem })
+      return SELECT.one.from(ServiceKeys, id)
+    })
+
+    this.on('revealCredentials', ServiceKeys, async req => {
+      const key = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
+      if (!key) return req.reject(404)
+      const credentials = await liveCredentials(key, req)
+      await auditCredentialRead(key, 'reveal')
+      return JSON.stringify(credentials, null, 2)
+    })
+
+    this.on('downloadCredentials', ServiceKeys, async req => {
+      const key = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
+      if (!key) return req.reject(404)
+      const credentials = await liveCredentials(key, req)
+      await auditCredentialRead(key, 'download')
+      const res = (req as unknown as { http?: { res?: { setHeader(n: string, v: string): void } } }).http?.res
+      res?.setHeader('Content-Disposition', `attachment; filename="${key.name}.json"`)
+      res?.setHeader('Cache-Control', 'no-store')
+      return Readable.from([Buffer.from(JSON.stringify(credentials, null, 2))])
+    })
+
+    // ---- certificates ------------------------------------------------------------------------------
+    this.prepend(() => this.before('CREATE', Certificates, prepareCertificate))
+    this.before('UPDATE', Certificates, guardCertificateUpdate)
+    this.before('DELETE', Certificates, guardCertificateDelete)
+    this.after('READ', Certificates, addDaysLeft)
+
+    this.on('scanExpiry', () => scanExpiry())
 
     // ---- subaccounts -------------------------------------------------------------------------------
     this.before(['CREATE', 'UPDATE'], Subaccounts, req => {
@@ -186,6 +248,44 @@ export class ProvisioningService extends cds.ApplicationService {
     d.labels = JSON.stringify(Orchestrator.labelsFor(d.ID))
   }
 
+  /** Fills the binding parameters of X.509 keys (seed 000 shape for own certificates) after checking the input. */
+  private async prepareCredentialType(req: Request, inst: Row) {
+    const db = cds.entities('btp.provisioning')
+    const d = req.data as Row
+    const type = d.credentialType ?? 'binding-secret'
+    if (type !== 'binding-secret' && type !== 'x509') return req.reject(400, 'CREDENTIAL_TYPE_INVALID', 'credentialType')
+    if (type !== 'x509') {
+      if (d.certificate_ID) return req.reject(400, 'CERTIFICATE_ONLY_FOR_X509', 'certificate_ID')
+      return
+    }
+    let certificatePem: string | undefined
+    if (d.certificate_ID) {
+      const cert = await SELECT.one.from(db.Certificates, d.certificate_ID)
+      if (!cert) return req.reject(400, 'CERT_UNKNOWN', 'certificate_ID', [d.certificate_ID])
+      if (Date.parse(cert.notAfter) < Date.now()) return req.reject(422, 'CERT_EXPIRED_FOR_KEY', 'certificate_ID', [cert.name, cert.notAfter])
+      if (!cert.clientAuth) return req.reject(422, 'CERT_NOT_CLIENT_AUTH', 'certificate_ID', [cert.name])
+      certificatePem = cert.pem
+      d.keyLength = d.validity = d.validityType = null
+    } else {
+      if (d.keyLength != null && !(KEY_LENGTHS as readonly number[]).includes(d.keyLength)) return req.reject(400, 'KEY_LENGTH_INVALID', 'keyLength')
+      if (validityProblem(d.validity, d.validityType)) return req.reject(400, 'VALIDITY_INVALID', 'validity')
+      d.keyLength ??= 2048
+      d.validity ??= 7
+      d.validityType ??= 'DAYS'
+    }
+    const offering = await SELECT.one.from(db.ServiceOfferings, inst.offering_ID)
+    d.parameters = JSON.stringify(
+      x509BindingParameters({
+        offeringName: offering?.name ?? '',
+        certificatePem,
+        keyLength: d.keyLength,
+        validity: d.validity,
+        validityType: d.validityType,
+        parameters: parseJsonObject(d.parameters)
+      })
+    )
+  }
+
   private async validateKey(req: Request) {
     const db = cds.entities('btp.provisioning')
     const d = req.data as Row
@@ -200,6 +300,7 @@ export class ProvisioningService extends cds.ApplicationService {
       d.parameters = JSON.stringify(d.parameters)
     const inst = await SELECT.one.from(db.ServiceInstances, d.instance_ID)
     if (!inst) return req.reject(400, 'INSTANCE_UNKNOWN', 'instance_ID', [d.instance_ID])
+    await this.prepareCredentialType(req, inst)
     if (inst.state_code !== 'Creating' && inst.state_code !== 'Ready')
       return req.reject(422, 'INSTANCE_NOT_USABLE', 'instance_ID', [inst.name, inst.state_code])
     const same = await SELECT.one.from(db.ServiceKeys).where({

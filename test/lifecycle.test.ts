@@ -71,7 +71,8 @@ describe('instance and key lifecycle through OData and the Service Manager HTTP 
     const ops = expanded.data.operations.map((o: { targetType: string; type: string; state_code: string }) => [o.targetType, o.type, o.state_code])
     expect(ops).toEqual([
       ['instance', 'create', 'succeeded'],
-      ['serviceKey', 'create', 'succeeded']
+      ['serviceKey', 'create', 'succeeded'],
+      ['serviceKey', 'verify', 'succeeded'] // a token was fetched with the new key
     ])
 
     expect((await admin.delete(`${API}/ServiceKeys(${key.ID})`)).status).toBe(204)

@@ -7,9 +7,14 @@ export interface ProvisioningSettings {
   pollInitialMs: number
   pollMaxMs: number
   retryMaxMs: number
+  /** keys and certificates expiring within this many days are marked and announced */
+  expiryWarnDays: number
+  expiryScanIntervalMs: number
+  /** fetch a token with every new key right after it is created */
+  verifyAfterCreate: boolean
 }
 
-const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s' }
+const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h' }
 
 function ms(value: unknown, fallback: string): number {
   const v = value ?? fallback
@@ -29,6 +34,9 @@ export function settings(): ProvisioningSettings {
     pollSliceMs: ms(c.pollSlice, DEFAULTS.pollSlice),
     pollInitialMs: ms(c.pollInitial, DEFAULTS.pollInitial),
     pollMaxMs: ms(c.pollMax, DEFAULTS.pollMax),
-    retryMaxMs: ms(c.retryMax, DEFAULTS.retryMax)
+    retryMaxMs: ms(c.retryMax, DEFAULTS.retryMax),
+    expiryWarnDays: typeof c.expiryWarnDays === 'number' ? c.expiryWarnDays : 30,
+    expiryScanIntervalMs: ms(c.expiryScanInterval, DEFAULTS.expiryScanInterval),
+    verifyAfterCreate: c.verifyAfterCreate !== false
   }
 }

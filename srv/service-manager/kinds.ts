@@ -81,6 +81,16 @@ export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClien
   return client
 }
 
+/**
+ * Extra CA certificate to trust for token endpoints of keys (the emulator's local CA); production uses the
+ * system's trusted roots only.
+ */
+export async function trustedCa(): Promise<string | undefined> {
+  if (config().kind !== 'emulator') return undefined
+  const emu = (await embeddedEmulator()) as Emulator & { caPem?: string }
+  return emu.caPem
+}
+
 /** Forget cached clients (credentials changed, tests). */
 export function resetClients() {
   clients.clear()

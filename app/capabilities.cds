@@ -1,0 +1,141 @@
+/*
+ * What the UI may do: create/update/delete per entity, which fields are set only on creation, when
+ * actions are available and what they refresh. Authorization itself stays in srv/access-control.cds.
+ */
+using ProvisioningService as service from '../srv/provisioning-service';
+
+// ---- service instances: created and deleted, never changed ------------------------------------------
+
+annotate service.ServiceInstances with @(
+  Capabilities.UpdateRestrictions.Updatable: false,
+  Capabilities.NavigationRestrictions      : {RestrictedProperties: [
+    {
+      NavigationProperty: operations,
+      InsertRestrictions: {Insertable: false}
+    },
+    {
+      NavigationProperty: keys,
+      InsertRestrictions: {Insertable: true}
+    }
+  ]}
+) {
+  name        @Core.Immutable;
+  subaccount  @Core.Immutable;
+  plan        @Core.Immutable;
+  environment @Core.Immutable;
+  space       @Core.Immutable;
+  parameters  @Core.Immutable  @UI.MultiLineText;
+  template    @Core.Immutable;
+  labels      @UI.MultiLineText;
+  lastError   @UI.MultiLineText;
+}
+
+annotate service.ServiceInstances actions {
+  refresh @(
+    Core.OperationAvailable: ($self.state.code != 'Deleted'),
+    Common.SideEffects     : {
+      TargetProperties: [
+        'in/state_code',
+        'in/smId',
+        'in/lastError',
+        'in/lastOperation_ID'
+      ],
+      TargetEntities  : [
+        in.keys,
+        in.operations,
+        in.lastOperation
+      ]
+    }
+  );
+}
+
+// ---- service keys: created and deleted, never changed ------------------------------------------------
+
+annotate service.ServiceKeys with @(Capabilities.UpdateRestrictions.Updatable: false) {
+  instance       @Core.Immutable;
+  name           @Core.Immutable;
+  credentialType @Core.Immutable;
+  certificate    @Core.Immutable;
+  keyLength      @Core.Immutable;
+  validity       @Core.Immutable;
+  validityType   @Core.Immutable;
+  parameters     @Core.Immutable  @UI.MultiLineText;
+  lastError      @UI.MultiLineText;
+  verifyMessage  @UI.MultiLineText;
+}
+
+annotate service.ServiceKeys actions {
+  refresh @(
+    Core.OperationAvailable: ($self.state.code != 'Deleted'),
+    Common.SideEffects     : {
+      TargetProperties: [
+        'in/state_code',
+        'in/smId',
+        'in/lastError',
+        'in/clientId',
+        'in/tokenUrl',
+        'in/apiUrl',
+        'in/certFingerprint',
+        'in/expiresAt'
+      ],
+      TargetEntities  : [
+        in.operations,
+        in.lastOperation
+      ]
+    }
+  );
+  // the private key is needed only for X.509 keys with an own certificate; it is never stored
+  verify            @(
+    Core.OperationAvailable: ($self.state.code = 'Ready'),
+    Common.SideEffects     : {
+      TargetProperties: [
+        'in/verification_code',
+        'in/verifiedAt',
+        'in/verifyStatus',
+        'in/verifyLatency',
+        'in/verifyMessage'
+      ],
+      TargetEntities  : [
+        in.operations,
+        in.lastOperation
+      ]
+    }
+  )(privateKey @title: '{i18n>PrivateKey}'  @UI.MultiLineText);
+  revealCredentials @(Core.OperationAvailable: ($self.state.code = 'Ready'));
+}
+
+// ---- subaccounts: maintained by administrators -------------------------------------------------------
+
+annotate service.Subaccounts with {
+  subaccountId @Core.Immutable;
+}
+
+annotate service.Subaccounts actions {
+  syncCatalog @(Common.SideEffects: {
+    TargetProperties: [
+      'in/catalogSyncedAt',
+      'in/health'
+    ],
+    TargetEntities  : [
+      in.offerings,
+      in.plans
+    ]
+  });
+}
+
+// ---- certificates: uploaded once; only the display name may change later ------------------------------
+
+annotate service.Certificates with {
+  pem      @Core.Immutable  @UI.MultiLineText;
+  daysLeft @Core.Computed;
+}
+
+// ---- read-only records ----------------------------------------------------------------------------------
+
+annotate service.Operations with @(
+  Capabilities.InsertRestrictions.Insertable: false,
+  Capabilities.UpdateRestrictions.Updatable : false,
+  Capabilities.DeleteRestrictions.Deletable : false
+) {
+  error @UI.MultiLineText;
+}

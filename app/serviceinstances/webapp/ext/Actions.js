@@ -1,0 +1,27 @@
+/*
+ * Custom actions of the Service Instances app: creating an instance and a key of an instance
+ * (see btp/provisioning/shared/CreateDialog for why Fiori elements' own Create is not used).
+ */
+sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) {
+  "use strict";
+
+  return {
+    /** List report: a new service instance. */
+    createInstance: function () {
+      return CreateDialog.open(this, {
+        fragment: "btp.provisioning.serviceinstances.ext.CreateInstance",
+        path: "/ServiceInstances"
+      });
+    },
+
+    /** Object page of an instance: a new key of this instance. */
+    createKey: function (pageContext) {
+      return CreateDialog.open(this, {
+        fragment: "btp.provisioning.serviceinstances.ext.CreateKey",
+        path: "keys",
+        parent: pageContext,
+        contextPath: "/ServiceInstances/keys"
+      });
+    }
+  };
+});

@@ -1,0 +1,100 @@
+/*!
+ * Creating without drafts. Fiori elements V4 creates only in draft-enabled or sticky services; the
+ * provisioning service's entities are neither (a create starts remote work at once). This opens a dialog
+ * with the app's fields as Fiori elements building blocks (labels, value helps, checks from the service
+ * annotations), POSTs the new entity when the user confirms and opens its object page.
+ *
+ * Served by the CAP server from app/shared (resource root "btp.provisioning.shared" in each index.html).
+ */
+sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging"], function (MessageBox, Messaging) {
+  "use strict";
+
+  // a deferred batch group: nothing is sent before the user confirms
+  var GROUP = "createDialog";
+
+  function errorsFor(context) {
+    var path = context.getPath();
+    return Messaging.getMessageModel()
+      .getData()
+      .filter(function (message) {
+        var targets = message.getTargets ? message.getTargets() : [message.getTarget()];
+        return (
+          message.getType() === "Error" &&
+          (targets.length === 0 || targets.some(function (target) { return !target || target.indexOf(path) === 0; }))
+        );
+      })
+      .map(function (message) { return message.getMessage(); });
+  }
+
+  return {
+    /**
+     * Opens the create dialog.
+     * @param {sap.fe.core.ExtensionAPI} api the page's extension API (`this` in a custom action handler)
+     * @param {object} options what to create
+     * @param {string} options.fragment fragment name: a sap.m.Dialog whose buttons call .onConfirm and .onCancel
+     * @param {string} options.path collection to create in: absolute ("/ServiceInstances") or relative to options.parent
+     * @param {sap.ui.model.odata.v4.Context} [options.parent] the page's context, for a relative path
+     * @param {string} [options.contextPath] metadata path of the collection, for the fields' templating
+     * @param {object} [options.data] initial values
+     * @returns {Promise<sap.ui.model.odata.v4.Context|undefined>} the created entity, undefined if cancelled
+     */
+    open: function (api, options) {
+      var model = api.getModel();
+      var binding = model.bindList(options.path, options.parent, undefined, undefined, { $$updateGroupId: GROUP });
+      var context = binding.create(options.data || {}, true);
+      var dialog;
+
+      return new Promise(function (resolve) {
+        var controller = {
+          onConfirm: function () {
+            dialog.setBusy(true);
+            model.submitBatch(GROUP).then(function () {
+              dialog.setBusy(false);
+              if (context.isTransient()) {
+                // the POST failed; the context keeps the input and the next submit sends it again
+                var errors = errorsFor(context);
+                if (errors.length) MessageBox.error(errors.join("\n"));
+                return;
+              }
+              dialog.close();
+              resolve(context);
+            });
+          },
+          onCancel: function () {
+            dialog.close();
+          }
+        };
+
+        api
+          .loadFragment({
+            id: "createDialog",
+            name: options.fragment,
+            contextPath: options.contextPath || options.path,
+            controller: controller
+          })
+          .then(function (fragment) {
+            dialog = fragment;
+            dialog.setEscapeHandler(function (escape) {
+              escape.resolve();
+            });
+            dialog.attachAfterClose(function () {
+              if (context.isTransient()) {
+                context.delete().catch(function () {
+                  /* a transient context is discarded locally; nothing to report */
+                });
+                resolve(undefined);
+              }
+              api.removeDependent(dialog);
+              dialog.destroy();
+            });
+            api.addDependent(dialog);
+            dialog.setBindingContext(context);
+            dialog.open();
+          });
+      }).then(function (created) {
+        if (created) api.routing.navigate(created);
+        return created;
+      });
+    }
+  };
+});

@@ -1,0 +1,163 @@
+/*
+ * Subaccounts app: the subaccounts we provision in and their cached Service Manager catalog.
+ */
+using ProvisioningService as service from '../../srv/provisioning-service';
+
+annotate service.Subaccounts with @(
+  UI.HeaderInfo           : {
+    TypeName      : '{i18n>Subaccount}',
+    TypeNamePlural: '{i18n>Subaccounts}',
+    Title         : {Value: displayName},
+    Description   : {Value: subaccountId}
+  },
+  UI.SelectionFields      : [
+    region,
+    globalAccount,
+    health
+  ],
+  UI.LineItem             : [
+    {Value: displayName},
+    {Value: subaccountId},
+    {Value: region},
+    {Value: subdomain},
+    {Value: globalAccount},
+    {Value: health},
+    {Value: catalogSyncedAt},
+    {
+      $Type : 'UI.DataFieldForAction',
+      Action: 'ProvisioningService.syncCatalog',
+      Label : '{i18n>SyncCatalog}'
+    }
+  ],
+  UI.PresentationVariant  : {
+    SortOrder      : [{Property: displayName}],
+    Visualizations: ['@UI.LineItem']
+  },
+  UI.Identification       : [{
+    $Type : 'UI.DataFieldForAction',
+    Action: 'ProvisioningService.syncCatalog',
+    Label : '{i18n>SyncCatalog}'
+  }],
+  UI.DataPoint #Health    : {
+    Value: health,
+    Title: '{i18n>Health}'
+  },
+  UI.DataPoint #Synced    : {
+    Value: catalogSyncedAt,
+    Title: '{i18n>CatalogSyncedAt}'
+  },
+  UI.HeaderFacets         : [
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'HealthHeader',
+      Target: '@UI.DataPoint#Health'
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'SyncedHeader',
+      Target: '@UI.DataPoint#Synced'
+    }
+  ],
+  UI.FieldGroup #General  : {Data: [
+    {Value: displayName},
+    {Value: subaccountId},
+    {Value: subdomain},
+    {Value: region},
+    {Value: globalAccount}
+  ]},
+  UI.FieldGroup #Connection: {Data: [
+    {Value: destination},
+    {Value: health},
+    {Value: catalogSyncedAt}
+  ]},
+  UI.FieldGroup #Changes  : {Data: [
+    {Value: createdBy},
+    {Value: createdAt},
+    {Value: modifiedBy},
+    {Value: modifiedAt}
+  ]},
+  UI.Facets               : [
+    {
+      $Type : 'UI.CollectionFacet',
+      ID    : 'Overview',
+      Label : '{i18n>Overview}',
+      Facets: [
+        {
+          $Type : 'UI.ReferenceFacet',
+          ID    : 'General',
+          Label : '{i18n>General}',
+          Target: '@UI.FieldGroup#General'
+        },
+        {
+          $Type : 'UI.ReferenceFacet',
+          ID    : 'Connection',
+          Label : '{i18n>ServiceManager}',
+          Target: '@UI.FieldGroup#Connection'
+        },
+        {
+          $Type : 'UI.ReferenceFacet',
+          ID    : 'Changes',
+          Label : '{i18n>Changes}',
+          Target: '@UI.FieldGroup#Changes'
+        }
+      ]
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'Plans',
+      Label : '{i18n>Catalog}',
+      Target: 'plans/@UI.PresentationVariant#Catalog'
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'Offerings',
+      Label : '{i18n>Offerings}',
+      Target: 'offerings/@UI.PresentationVariant#Catalog'
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'Instances',
+      Label : '{i18n>Instances}',
+      Target: 'instances/@UI.LineItem#OfSubaccount'
+    }
+  ]
+);
+
+annotate service.ServiceOfferings with @(
+  UI.LineItem #Catalog           : [
+    {Value: name},
+    {Value: description},
+    {Value: bindable}
+  ],
+  UI.PresentationVariant #Catalog: {
+    SortOrder      : [{Property: name}],
+    Visualizations: ['@UI.LineItem#Catalog']
+  }
+);
+
+annotate service.ServicePlans with @(
+  UI.LineItem #Catalog           : [
+    {Value: offering_ID},
+    {Value: name},
+    {Value: description},
+    {Value: free},
+    {Value: entitled}
+  ],
+  UI.PresentationVariant #Catalog: {
+    SortOrder      : [
+      {Property: offering_ID},
+      {Property: name}
+    ],
+    Visualizations: ['@UI.LineItem#Catalog']
+  }
+);
+
+annotate service.ServiceInstances with @(UI.LineItem #OfSubaccount: [
+  {Value: name},
+  {Value: offering_ID},
+  {Value: plan_ID},
+  {
+    Value      : state_code,
+    Criticality: state.criticality
+  }
+]);
