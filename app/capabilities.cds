@@ -5,10 +5,11 @@
 using ProvisioningService as service from '../srv/provisioning-service';
 
 // ---- service instances: created and deleted, never changed ------------------------------------------
+// (no UpdateRestrictions: Fiori elements would then show even the create dialog's fields read-only; the
+// fields below are Core.Immutable, and without drafts Fiori elements offers no Edit anyway)
 
 annotate service.ServiceInstances with @(
-  Capabilities.UpdateRestrictions.Updatable: false,
-  Capabilities.NavigationRestrictions      : {RestrictedProperties: [
+  Capabilities.NavigationRestrictions: {RestrictedProperties: [
     {
       NavigationProperty: operations,
       InsertRestrictions: {Insertable: false}
@@ -51,7 +52,7 @@ annotate service.ServiceInstances actions {
 
 // ---- service keys: created and deleted, never changed ------------------------------------------------
 
-annotate service.ServiceKeys with @(Capabilities.UpdateRestrictions.Updatable: false) {
+annotate service.ServiceKeys with {
   instance       @Core.Immutable;
   name           @Core.Immutable;
   credentialType @Core.Immutable;

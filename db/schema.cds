@@ -206,6 +206,39 @@ entity OperationStates : CodeList {
       criticality : Integer;
 }
 
+/**
+ * What a sweep of a subaccount found out of line between Service Manager and our records: objects with our
+ * labels we do not know (orphan), records whose object is gone (vanished), records stuck in a transitional
+ * state (stuck), objects we did not create (unmanaged: candidates for import).
+ */
+entity Findings : cuid, managed {
+  subaccount   : Association to Subaccounts;
+  kind         : String(20) enum {
+    orphan;
+    vanished;
+    stuck;
+    unmanaged;
+  };
+  resourceType : String(20) enum {
+    instance;
+    binding;
+  };
+  smId         : Guid;
+  name         : String(255);
+  /** for bindings: the instance in Service Manager */
+  instanceSmId : Guid;
+  instance     : Association to ServiceInstances;
+  serviceKey   : Association to ServiceKeys;
+  detail       : Message;
+  status       : String(20) enum {
+    open;
+    adopted;
+    removed;
+    ignored;
+    resolved;
+  } default 'open';
+}
+
 /** A seed scenario as data: what to create and which credential fields a consumer needs. */
 entity Templates : cuid, managed {
   name             : String(128) @mandatory;

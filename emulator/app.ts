@@ -33,6 +33,8 @@ export interface AppDeps {
   certUrl: () => string
   /** 'plain' (default): SM API + token endpoint for secrets; 'mtls': the HTTPS token endpoint only */
   mode?: 'plain' | 'mtls'
+  /** the admin API (opts.admin), mounted at /__emulator of the plain server before recording and faults */
+  admin?: express.RequestHandler
 }
 
 /** Per-request state kept in res.locals.emu */
@@ -59,6 +61,7 @@ function faultKind(f: Fault): string {
   if (f.resetConnection) return 'resetConnection'
   if (f.status !== undefined) return 'status'
   if (f.dropResponse) return 'dropResponse'
+  if (f.delayResponseMs && f.delayResponseMs > 0) return 'delayResponse'
   return 'operation'
 }
 
@@ -135,6 +138,7 @@ export function buildApp(deps: AppDeps): express.Express {
   const app = express()
   app.disable('x-powered-by')
   app.set('etag', false)
+  if (deps.admin && deps.mode !== 'mtls') app.use('/__emulator', deps.admin)
 
   const intakeOf = (res: Response): Intake => res.locals.emu as Intake
 
@@ -160,7 +164,7 @@ export function buildApp(deps: AppDeps): express.Express {
       res.json(body)
       writeLog(i, status)
     }
-    const latency = opts.requestLatencyMs ?? 0
+    const latency = (opts.requestLatencyMs ?? 0) + Math.max(0, i.fault?.delayResponseMs ?? 0)
     if (latency > 0) {
       const t = setTimeout(() => {
         deps.timers.delete(t)
@@ -185,6 +189,11 @@ export function buildApp(deps: AppDeps): express.Express {
     const path = url.pathname
     const record: RecordedCall = { method: req.method, path, query: redact(query) as Record<string, string>, body: undefined, status: 0, at: started }
     if (deps.mode === 'mtls') record.mtls = true
+    const h = req.headers
+    const correlation = [h['x-correlationid'], h['x-correlation-id'], h['x-request-id'], h['x-vcap-request-id']].find(
+      (v) => typeof v === 'string' && v
+    ) as string | undefined
+    if (correlation) record.correlationId = correlation
     deps.calls.push(record)
     const fault = faults.take(req.method, path, createsOperation(req.method, path))
     if (fault) record.fault = faultKind(fault)

@@ -6,9 +6,9 @@ interface ArmedFault {
   left: number
 }
 
-/** A fault that only changes the operation a call creates (no status/drop/reset). */
+/** A fault that only changes the operation a call creates (no status/drop/reset/delay). */
 export function isOperationOnly(f: Fault): boolean {
-  return f.status === undefined && !f.dropResponse && !f.resetConnection
+  return f.status === undefined && !f.dropResponse && !f.resetConnection && !(f.delayResponseMs && f.delayResponseMs > 0)
 }
 
 export class FaultBook {

@@ -9,6 +9,7 @@ import https from 'https'
 import type { AddressInfo, Socket } from 'net'
 import { TokenService } from './auth'
 import { buildApp } from './app'
+import { adminRouter } from './admin'
 import { DEFAULT_CATALOG, defaultTenants } from './catalog'
 import { CatalogIndex } from './catalog-index'
 import { DEFAULT_CREDENTIAL_FACTORIES } from './credentials'
@@ -20,6 +21,7 @@ import type { CertificateIssuer } from './credentials'
 import type { ClientCertificateOptions, Emulator, EmulatorOptions, Fault, RecordedCall } from './types'
 
 export type { ClientCertificateOptions, Emulator, EmulatorOptions, EmulatorTenant, Fault, RecordedCall } from './types'
+export type { AdminFault } from './admin'
 export type {
   CertificateIssuer,
   CredentialFactory,
@@ -96,7 +98,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const log = opts.log === true ? (line: string) => console.log(line) : typeof opts.log === 'function' ? opts.log : undefined
 
   const common = { store, tokens, faults, limiter, calls, tenants: () => tenants, url: () => url, certUrl: () => certUrl, opts, log, timers }
-  const server = http.createServer(buildApp({ ...common, mode: 'plain' }))
+  // the admin API refers to the emulator object, which exists once the servers listen
+  let self: Emulator | undefined
+  const admin = opts.admin ? adminRouter(() => self!, () => faults.pending) : undefined
+  const server = http.createServer(buildApp({ ...common, mode: 'plain', admin }))
   const sockets = new Set<Socket>()
   trackSockets(server, 'connection', sockets)
 
@@ -202,5 +207,6 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return closing
     }
   }
+  self = emulator
   return emulator
 }

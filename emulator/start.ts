@@ -1,6 +1,7 @@
 /**
  * Standalone start: `npx tsx emulator/start.ts`
- * Env: PORT (default 4040), EMULATOR_OPERATION_MS, EMULATOR_LATENCY_MS, EMULATOR_LOG=1.
+ * Env: PORT (default 4040, 0 = a free port), EMULATOR_OPERATION_MS, EMULATOR_LATENCY_MS, EMULATOR_LOG=1,
+ * EMULATOR_ADMIN=1 (admin API under /__emulator for tests that drive the emulator from another process).
  * Prints the URL and the tenants' client ids; never prints secrets.
  */
 import { startEmulator } from './index'
@@ -18,7 +19,8 @@ async function main(): Promise<void> {
     port: envInt('PORT', 4040),
     operationMs: envInt('EMULATOR_OPERATION_MS', 0),
     requestLatencyMs: envInt('EMULATOR_LATENCY_MS', 0),
-    log: process.env.EMULATOR_LOG === '1' || process.env.EMULATOR_LOG === 'true'
+    log: process.env.EMULATOR_LOG === '1' || process.env.EMULATOR_LOG === 'true',
+    admin: process.env.EMULATOR_ADMIN === '1' || process.env.EMULATOR_ADMIN === 'true'
   })
   console.log(`SAP Service Manager emulator listening on ${emulator.url}`)
   console.log(`  token endpoint: ${emulator.url}/oauth/token`)
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     console.log(`  subaccount ${t.subaccountId}  clientid ${t.clientid}  entitled: ${t.entitled.join(', ')}`)
   }
   console.log('  (dev-only client secrets are defined in emulator/catalog.ts, DEFAULT_TENANTS)')
+  if (process.env.EMULATOR_ADMIN === '1' || process.env.EMULATOR_ADMIN === 'true') console.log(`  admin API: ${emulator.url}/__emulator`)
 
   let stopping = false
   const stop = () => {

@@ -38,6 +38,12 @@ export interface EmulatorOptions {
   log?: boolean | ((line: string) => void)
   /** replace the default catalog (DEFAULT_CATALOG) */
   catalog?: CatalogOffering[]
+  /**
+   * default: off. Serve the admin API under /__emulator (faults and state of this emulator for other
+   * processes, e.g. tests that run the app as a child process): POST/DELETE /__emulator/faults,
+   * GET /__emulator/state, POST /__emulator/reset. Never recorded, never faulted; binds 127.0.0.1 like the rest.
+   */
+  admin?: boolean
   /** extra or replacement credential factories keyed by credential-type ('binding-secret' and 'x509' are built in) */
   credentialTypes?: Record<string, CredentialFactory>
 }
@@ -58,6 +64,8 @@ export interface RecordedCall {
   fault?: string
   /** true for calls to the HTTPS (mTLS) token endpoint at certUrl */
   mtls?: boolean
+  /** the X-CorrelationID (or X-Correlation-ID, X-Request-ID, X-Vcap-Request-ID) header the client sent, if any */
+  correlationId?: string
 }
 
 export interface ClientCertificateOptions {
@@ -88,6 +96,11 @@ export interface Fault {
   dropResponse?: boolean
   /** destroy the socket before doing anything */
   resetConnection?: boolean
+  /**
+   * perform the action, then answer only after this many ms (on top of requestLatencyMs): the caller may
+   * time out or die in between while the emulator's state already holds the outcome
+   */
+  delayResponseMs?: number
   /** the async operation created by this call ends 'failed' with these errors */
   failOperation?: { error: string; description: string }
   /** override operation duration for the operation this call creates */

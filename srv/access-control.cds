@@ -27,7 +27,7 @@ annotate service.Subaccounts with @restrict: [
     where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
   },
   {
-    grant: ['CREATE', 'UPDATE', 'DELETE', 'syncCatalog'],
+    grant: ['CREATE', 'UPDATE', 'DELETE', 'syncCatalog', 'sweep'],
     to   : 'Administrator',
     where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
   }
@@ -93,3 +93,16 @@ annotate service.Certificates with @restrict: [
 ];
 
 annotate service.scanExpiry with @requires: 'Administrator';
+
+annotate service.Findings with @restrict: [
+  {
+    grant: 'READ',
+    to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['adopt', 'remove', 'ignore'],
+    to   : 'Administrator',
+    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  }
+];

@@ -3,9 +3,7 @@ import { clientFor, ServiceManagerAccessError } from './service-manager/kinds'
 import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
-import { credentialMetadata } from './lib/credentials'
-import type { CredentialMetadata } from './lib/credentials'
-import { certificateStatus } from './lib/certificates'
+import { credentialMetadataColumns } from './lib/key-columns'
 import { parseJsonObject } from './lib/naming'
 import { recordVerification } from './verification'
 import { scanExpiry } from './key-health'
@@ -378,7 +376,6 @@ export class Orchestrator extends cds.Service {
       credentials = (remote.credentials ?? {}) as Record<string, unknown>
     }
     const ownCertificate = key.certificate_ID ? await read('Certificates', key.certificate_ID) : undefined
-    const meta = credentialMetadata(credentials, ownCertificate?.pem)
     await this.finishOperation(op, [
       {
         entity: 'ServiceKeys',
@@ -386,7 +383,7 @@ export class Orchestrator extends cds.Service {
         data: {
           state_code: 'Ready',
           lastError: null,
-          ...metadataColumns(meta)
+          ...credentialMetadataColumns(credentials, ownCertificate?.pem)
         }
       }
     ])
@@ -462,24 +459,10 @@ export class Orchestrator extends cds.Service {
       return
     }
     const own = key.certificate_ID ? await SELECT.one.from(db().Certificates, key.certificate_ID) : undefined
-    const meta = credentialMetadata((remote.credentials ?? {}) as Record<string, unknown>, own?.pem)
     await UPDATE(ServiceKeys, key.ID).with({
-      ...metadataColumns(meta),
+      ...credentialMetadataColumns((remote.credentials ?? {}) as Record<string, unknown>, own?.pem),
       ...(remote.ready && key.state_code === 'Failed' ? { state_code: 'Ready', lastError: null } : {})
     })
-  }
-}
-
-/** The key columns that hold credential metadata (never a secret), with the expiry state derived from it. */
-function metadataColumns(meta: CredentialMetadata) {
-  return {
-    credentialType: meta.credentialType,
-    clientId: meta.clientId ?? null,
-    tokenUrl: meta.tokenUrl ?? null,
-    apiUrl: meta.apiUrl ?? null,
-    certFingerprint: meta.certFingerprint ?? null,
-    expiresAt: meta.expiresAt ?? null,
-    expiry_code: meta.expiresAt ? certificateStatus(new Date(meta.expiresAt), { warnDays: settings().expiryWarnDays }).status : null
   }
 }
 

@@ -11,6 +11,29 @@ service ProvisioningService {
     actions {
       /** Refresh the cached catalog (offerings, entitled plans) from Service Manager. */
       action syncCatalog() returns Subaccounts;
+      /**
+       * Compare Service Manager with our records: orphans, vanished objects, stuck records and objects
+       * we did not create (to import) become open Findings.
+       */
+      action sweep()       returns SweepResult;
+    };
+
+  type SweepResult {
+    orphan    : Integer;
+    vanished  : Integer;
+    stuck     : Integer;
+    unmanaged : Integer;
+  }
+
+  @readonly
+  entity Findings         as projection on db.Findings
+    actions {
+      /** Take the object into our records without recreating it (and label it as ours); for a stuck record: read its object again. */
+      action adopt()  returns Findings;
+      /** Delete the object from Service Manager (orphan, unmanaged), or close a vanished record as Deleted. */
+      action remove() returns Findings;
+      /** Leave it as it is; later sweeps do not report it again. */
+      action ignore() returns Findings;
     };
 
   @readonly

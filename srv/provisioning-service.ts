@@ -16,6 +16,9 @@ import {
   scanExpiry
 } from './key-health'
 import { checkPrivateKey, recordVerification, VerificationInputError } from './verification'
+import { adoptFinding, removeFinding, sweepSubaccount } from './sweep'
+import { ServiceManagerError } from './service-manager/errors'
+import { ServiceManagerAccessError } from './service-manager/kinds'
 
 type Row = Record<string, any>
 
@@ -27,7 +30,7 @@ const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
  */
 export class ProvisioningService extends cds.ApplicationService {
   async init() {
-    const { ServiceInstances, ServiceKeys, Subaccounts, Certificates } = this.entities
+    const { ServiceInstances, ServiceKeys, Subaccounts, Certificates, Findings } = this.entities
     const db = cds.entities('btp.provisioning')
     // connected at start-up, so it resumes queued steps and schedules its duties once the server is up
     await cds.connect.to('orchestrator')
@@ -175,6 +178,41 @@ export class ProvisioningService extends cds.ApplicationService {
       if (!sub) return req.reject(404)
       await syncCatalog(sub, req)
       return SELECT.one.from(Subaccounts, id)
+    })
+
+    this.on('sweep', Subaccounts, async req => {
+      const sub = await SELECT.one.from(db.Subaccounts, this.keyOf(req))
+      if (!sub) return req.reject(404)
+      return sweepSubaccount(sub)
+    })
+
+    // ---- findings of sweeps ------------------------------------------------------------------------
+    const onFinding = (action: (finding: Record<string, any>, req: Request) => Promise<unknown>) => async (req: Request) => {
+      const id = this.keyOf(req)
+      const finding = await SELECT.one.from(db.Findings, id)
+      if (!finding) return req.reject(404)
+      await action(finding, req)
+      return SELECT.one.from(Findings, id)
+    }
+    this.on('adopt', Findings, onFinding(adoptFinding))
+    this.on('remove', Findings, onFinding(removeFinding))
+    this.on(
+      'ignore',
+      Findings,
+      onFinding(async (finding, req) => {
+        if (finding.status !== 'open') return req.reject({ status: 422, message: 'FINDING_CLOSED', args: [finding.status] })
+        await UPDATE(db.Findings, finding.ID).with({ status: 'ignored' })
+      })
+    )
+
+    // Service Manager failures of synchronous calls (refresh, reveal, sweep...) answer 502/503, not 500
+    this.on('error', err => {
+      if (err instanceof ServiceManagerError) {
+        const description = err.description || err.code
+        Object.assign(err, { status: err.retryable ? 503 : 502, message: 'SM_REQUEST_FAILED', args: [description], code: 'SM_REQUEST_FAILED' })
+      } else if (err instanceof ServiceManagerAccessError) {
+        Object.assign(err, { status: 422, message: 'SM_NOT_CONFIGURED', args: [err.subaccount] })
+      }
     })
 
     return super.init()

@@ -116,6 +116,18 @@ describe('Service Manager faults end in the right state, with one object in SM',
     expect(polls.at(-1)!.status).toBe(200)
   })
 
+  test('a synchronous call that SM fails answers 503 with a message code, not 500', async () => {
+    const inst = await provision('refresh-me')
+    emu.addFault({ method: 'GET', path: `${INSTANCES}/${inst.smId}`, status: 500, times: 10 })
+    const res = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+    expect([res.status, res.data.error?.code]).toEqual([503, 'SM_REQUEST_FAILED'])
+    expect(res.data.error.message).toContain('Service Manager answered with an error')
+    emu.clearFaults()
+    const ok = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+    expect(ok.status).toBe(200)
+    expect(ok.data.state_code).toBe('Ready')
+  })
+
   test('an instance already gone from SM when deleted counts as deleted (404 = done)', async () => {
     const inst = await provision('vanishes')
     emu.remove('instance', inst.smId)
