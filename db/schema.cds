@@ -74,12 +74,14 @@ entity ServicePlans : cuid {
 entity ServiceInstances : cuid, managed, Lifecycle {
   subaccount  : Association to Subaccounts @mandatory;
   offering    : Association to ServiceOfferings @readonly;
-  plan        : Association to ServicePlans @mandatory;
+  /** required; or given by the template */
+  plan        : Association to ServicePlans;
+  /** other (Service Manager) unless the template or request says otherwise */
   environment : String(20) enum {
     other;
     cloudfoundry;
     kubernetes;
-  } default 'other';
+  };
   space       : String(128);
   name        : ResourceName;
   /** JSON object sent to Service Manager as the instance parameters */

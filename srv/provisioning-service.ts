@@ -249,6 +249,24 @@ export class ProvisioningService extends cds.ApplicationService {
     const db = cds.entities('btp.provisioning')
     const d = req.data as Row
     if (!isValidResourceName(d.name)) return req.reject(400, 'INSTANCE_NAME_INVALID', 'name', [d.name])
+    const template = d.template_ID ? await SELECT.one.from(db.Templates, d.template_ID) : undefined
+    if (d.template_ID && !template) return req.reject(400, 'TEMPLATE_UNKNOWN', 'template_ID', [d.template_ID])
+    if (template) {
+      // a seed scenario as data: its plan, environment and parameters unless given explicitly
+      d.parameters ??= template.parameters
+      d.environment ??= template.environment
+      if (!d.plan_ID && d.subaccount_ID) {
+        const plan = await SELECT.one
+          .from(db.ServicePlans)
+          .where({ subaccount_ID: d.subaccount_ID, name: template.planName, 'offering.name': template.offeringName })
+        if (!plan) {
+          const sub = await SELECT.one.from(db.Subaccounts, d.subaccount_ID)
+          if (sub) return req.reject(422, 'PLAN_NOT_ENTITLED', 'template_ID', [template.offeringName, template.planName, sub.displayName])
+        }
+        d.plan_ID = plan?.ID
+      }
+    }
+    d.environment ??= 'other'
     try {
       parseJsonObject(d.parameters)
     } catch {
@@ -338,6 +356,11 @@ export class ProvisioningService extends cds.ApplicationService {
       d.parameters = JSON.stringify(d.parameters)
     const inst = await SELECT.one.from(db.ServiceInstances, d.instance_ID)
     if (!inst) return req.reject(400, 'INSTANCE_UNKNOWN', 'instance_ID', [d.instance_ID])
+    const template = inst.template_ID ? await SELECT.one.from(db.Templates, inst.template_ID) : undefined
+    if (template) {
+      d.credentialType ??= template.credentialType
+      d.parameters ??= template.keyParameters
+    }
     await this.prepareCredentialType(req, inst)
     if (inst.state_code !== 'Creating' && inst.state_code !== 'Ready')
       return req.reject(422, 'INSTANCE_NOT_USABLE', 'instance_ID', [inst.name, inst.state_code])

@@ -2,7 +2,7 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, settle, as, stateIs, waitFor, type Client } from './helpers'
 
 // declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
 afterAll(() => settle(admin))
@@ -143,5 +143,29 @@ describe('instance and key lifecycle through OData and the Service Manager HTTP 
       expect(key.clientId).toBe(c.client(creds))
       expect(key.tokenUrl).toBe(`${emu.url}/oauth/token`)
     }
+  })
+  })
+
+  test('a seed scenario as data: a template picks plan, environment and parameters, and the key type', async () => {
+    const CALM_CF = '6a1e2d3c-0001-4a5b-8c7d-000000000005'
+    const AI_CORE = '6a1e2d3c-0001-4a5b-8c7d-000000000001'
+    const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, template_ID: CALM_CF, name: 'calm-from-template', space: 'dev' })
+    expect(res.status).toBe(201)
+    expect(res.data).toMatchObject({ plan_ID: PLANS.sub1.cloudAlmApi, environment: 'cloudfoundry', space: 'dev' })
+    const inst = await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready', 'Failed'))
+    expect(inst.state_code).toBe('Ready')
+    const post = smPosts('service_instances').find(c => c.body?.name === 'calm-from-template')!
+    expect(post.body.parameters).toEqual({ 'xs-security': { xsappname: 'calm-api', authorities: ['$XSAPPNAME.calm-api.read'] } })
+
+    // the AI Core template needs plan extended, which subaccount 2 is not entitled to
+    const denied = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB2, template_ID: AI_CORE, name: 'ai-from-template' })
+    expect([denied.status, denied.data.error?.code]).toEqual([422, 'PLAN_NOT_ENTITLED'])
+    const ai = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, template_ID: AI_CORE, name: 'ai-from-template' })
+    expect(ai.data.plan_ID).toBe(PLANS.sub1.aicoreExtended)
+    // the key follows the template's credential type: X.509 (generated here, no certificate given)
+    const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: ai.data.ID, name: 'ai-key' })
+    expect(key.data.credentialType).toBe('x509')
+    const ready = await waitFor(admin, `${API}/ServiceKeys(${key.data.ID})`, stateIs('Ready', 'Failed'))
+    expect(ready.state_code).toBe('Ready')
   })
 })

@@ -6,7 +6,11 @@
  *
  * Served by the CAP server from app/shared (resource root "btp.provisioning.shared" in each index.html).
  */
-sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging"], function (MessageBox, Messaging) {
+sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/JSONModel"], function (
+  MessageBox,
+  Messaging,
+  JSONModel
+) {
   "use strict";
 
   // a deferred batch group: nothing is sent before the user confirms
@@ -88,6 +92,9 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging"], function (MessageBo
               dialog.destroy();
             });
             api.addDependent(dialog);
+            // the fields follow the page's "ui" model; inside the dialog the page is in create mode
+            var ui = api.getModel("ui");
+            dialog.setModel(new JSONModel(Object.assign({}, ui && ui.getData(), { isEditable: true, createMode: true })), "ui");
             dialog.setBindingContext(context);
             dialog.open();
           });
