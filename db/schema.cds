@@ -168,10 +168,14 @@ entity Certificates : cuid, managed {
 
 /** A key handed to a consumer, e.g. a Cloud ALM tenant's landscape management. */
 entity Registrations : cuid, managed {
-  serviceKey   : Association to ServiceKeys;
+  serviceKey   : Association to ServiceKeys @mandatory;
+  /** e.g. cloud-alm-landscape */
   consumerType : String(40) @mandatory;
   tenant       : String(255) @mandatory;
-  status       : String(20) default 'Active';
+  status       : String(20) enum {
+    Active;
+    Removed;
+  } default 'Active';
 }
 
 /** Every remote step: the persisted, resumable record of the orchestration. */

@@ -92,7 +92,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     operationMs: opts.operationMs ?? 0
   })
   const faults = new FaultBook()
-  const limiter = new RateLimiter()
+  const limiter = new RateLimiter(opts.rateLimit?.windowMs)
   const calls: RecordedCall[] = []
   const timers = new Set<NodeJS.Timeout>()
   const log = opts.log === true ? (line: string) => console.log(line) : typeof opts.log === 'function' ? opts.log : undefined

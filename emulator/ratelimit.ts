@@ -1,4 +1,4 @@
-/** Sliding one-minute window rate limits per tenant and category. */
+/** Sliding one-minute window rate limits per tenant and category (the window can be shortened for tests). */
 
 const WINDOW_MS = 60_000
 
@@ -10,6 +10,8 @@ export interface LimitCheck {
 export class RateLimiter {
   private hits = new Map<string, number[]>()
 
+  constructor(private readonly windowMs: number = WINDOW_MS) {}
+
   /**
    * Count a request against all given categories. Returns undefined when allowed (and records it),
    * or the number of seconds until a slot frees up when any limit is exceeded (nothing recorded).
@@ -19,12 +21,12 @@ export class RateLimiter {
     const lists: number[][] = []
     for (const { category, limit } of checks) {
       const key = `${tenant}\u0000${category}`
-      const list = (this.hits.get(key) ?? []).filter((t) => t > now - WINDOW_MS)
+      const list = (this.hits.get(key) ?? []).filter((t) => t > now - this.windowMs)
       this.hits.set(key, list)
       lists.push(list)
       if (list.length >= limit) {
         const oldestRelevant = limit > 0 ? list[list.length - limit] : now
-        retryAfterMs = Math.max(retryAfterMs, oldestRelevant + WINDOW_MS - now)
+        retryAfterMs = Math.max(retryAfterMs, oldestRelevant + this.windowMs - now)
       }
     }
     if (retryAfterMs > 0) return Math.max(1, Math.ceil(retryAfterMs / 1000))

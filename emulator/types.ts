@@ -32,8 +32,11 @@ export interface EmulatorOptions {
   requestLatencyMs?: number
   /** lifetime of issued access tokens, default 43199 */
   tokenTtlSeconds?: number
-  /** default: off; exceeding a limit -> 429 with Retry-After (seconds) */
-  rateLimit?: { perMinute?: number; instanceCreatesPerMinute?: number; bindingsPerMinute?: number }
+  /**
+   * default: off; exceeding a limit -> 429 with Retry-After (seconds). `windowMs` (default 60000) shortens
+   * the "minute" the limits count in, for tests.
+   */
+  rateLimit?: { perMinute?: number; instanceCreatesPerMinute?: number; bindingsPerMinute?: number; windowMs?: number }
   /** one line per request (method, path, status, duration; never bodies or headers). true = console.log */
   log?: boolean | ((line: string) => void)
   /** replace the default catalog (DEFAULT_CATALOG) */

@@ -106,3 +106,16 @@ annotate service.Findings with @restrict: [
     where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
   }
 ];
+
+annotate service.Registrations with @restrict: [
+  {
+    grant: 'READ',
+    to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
+    where: (serviceKey.instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  },
+  {
+    grant: ['CREATE', 'DELETE'],
+    to   : 'Provisioner',
+    where: (serviceKey.instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  }
+];

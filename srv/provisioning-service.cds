@@ -63,6 +63,12 @@ service ProvisioningService {
       function downloadCredentials() returns LargeBinary @Core.MediaType: 'application/json';
     };
 
+  /**
+   * Keys handed to consumers, e.g. a Cloud ALM tenant's landscape management: one active key per consumer
+   * and tenant. Deleting a key removes its registrations first.
+   */
+  entity Registrations    as projection on db.Registrations;
+
   /** Client certificates (public part only), e.g. an ABAP system's client default certificate. */
   entity Certificates     as projection on db.Certificates {
     *,

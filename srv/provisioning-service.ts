@@ -30,7 +30,7 @@ const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
  */
 export class ProvisioningService extends cds.ApplicationService {
   async init() {
-    const { ServiceInstances, ServiceKeys, Subaccounts, Certificates, Findings } = this.entities
+    const { ServiceInstances, ServiceKeys, Subaccounts, Certificates, Findings, Registrations } = this.entities
     const db = cds.entities('btp.provisioning')
     // connected at start-up, so it resumes queued steps and schedules its duties once the server is up
     await cds.connect.to('orchestrator')
@@ -144,6 +144,25 @@ export class ProvisioningService extends cds.ApplicationService {
       res?.setHeader('Content-Disposition', `attachment; filename="${key.name}.json"`)
       res?.setHeader('Cache-Control', 'no-store')
       return Readable.from([Buffer.from(JSON.stringify(credentials, null, 2))])
+    })
+
+    // ---- registrations (hand-off to consumers) -----------------------------------------------------
+    this.before('CREATE', Registrations, async req => {
+      const d = req.data as Row
+      const key = await SELECT.one.from(db.ServiceKeys, d.serviceKey_ID)
+      if (!key) return req.reject(400, 'KEY_UNKNOWN', 'serviceKey_ID', [d.serviceKey_ID])
+      if (key.state_code !== 'Ready') return req.reject(422, 'KEY_NOT_READY', 'serviceKey_ID', [key.name, key.state_code])
+      const active = await SELECT.one.from(db.Registrations).where({ consumerType: d.consumerType, tenant: d.tenant, status: 'Active' })
+      if (active) {
+        const holder = await SELECT.one.from(db.ServiceKeys, active.serviceKey_ID)
+        return req.reject(409, 'REGISTRATION_EXISTS', 'tenant', [d.consumerType, d.tenant, holder?.name])
+      }
+      d.status = 'Active'
+    })
+    this.on('UPDATE', Registrations, req => req.reject(405, 'REGISTRATION_IMMUTABLE'))
+    this.on('DELETE', Registrations, async req => {
+      // kept as history: a removed registration no longer hands the key to its consumer
+      await UPDATE(db.Registrations, this.keyOf(req)).with({ status: 'Removed' })
     })
 
     // ---- certificates ------------------------------------------------------------------------------

@@ -479,8 +479,15 @@ export class ServiceManagerClient {
   private async exchange(method: Method, path: string, opts: CallOptions): Promise<SMResponse> {
     let refreshed = false
     for (;;) {
-      if (this.throttle) await this.throttle({ method, path })
-      const token = await this.token()
+      const held = this.throttle ? await this.throttle({ method, path }) : undefined
+      const settle = typeof held === 'function' ? held : undefined
+      let token: string
+      try {
+        token = await this.token()
+      } catch (e) {
+        settle?.({})
+        throw e
+      }
       const headers: Record<string, string> = {
         Authorization: `Bearer ${token}`,
         Accept: 'application/json',
@@ -498,8 +505,11 @@ export class ServiceManagerClient {
           signal: opts.signal
         })
       } catch (e) {
+        settle?.({})
         throw this.transportError(e, method, path, opts.signal)
       }
+      const retryAfterMs = parseRetryAfter(header(res, 'retry-after'))
+      settle?.({ status: res.status, retryAfterMs })
       if (LOG._debug) LOG.debug(`${method} ${path} -> ${res.status} (${Date.now() - started} ms)`)
       if (res.status === 401 && !refreshed) {
         refreshed = true
@@ -511,7 +521,7 @@ export class ServiceManagerClient {
         status: routerError ? 503 : res.status,
         data: res.data,
         location: header(res, 'location'),
-        retryAfterMs: parseRetryAfter(header(res, 'retry-after')),
+        retryAfterMs,
         routerError
       }
     }

@@ -1,6 +1,7 @@
 import cds from '@sap/cds'
 import type { Emulator, EmulatorOptions } from '../../emulator'
 import { ServiceManagerClient } from './client'
+import { throttleFor, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
 import type { SMCredentials } from './client'
 
@@ -16,6 +17,8 @@ export interface ServiceManagerConfig {
   emulator?: EmulatorOptions
   subaccounts?: Record<string, SMCredentials>
   client?: { timeoutMs?: number; pollInitialMs?: number; pollMaxMs?: number }
+  /** client-side rate limits per subaccount (defaults: SM's documented limits), false = off; see throttle.ts */
+  limits?: ThrottleLimits | false
 }
 
 export interface SubaccountRef {
@@ -72,10 +75,13 @@ export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClien
   const cached = clients.get(sub.subaccountId)
   if (cached) return cached
   const s = settings()
+  // one throttle per subaccount (SM counts per caller), shared by all its clients in this process
+  const throttle = throttleFor(sub.subaccountId)
   const client = new ServiceManagerClient(await credentialsFor(sub), {
     pollInitialMs: s.pollInitialMs,
     pollMaxMs: s.pollMaxMs,
-    ...(config().client ?? {})
+    ...(config().client ?? {}),
+    ...(throttle ? { throttle: throttle.hook } : {})
   })
   clients.set(sub.subaccountId, client)
   return client

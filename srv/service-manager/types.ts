@@ -169,6 +169,12 @@ export interface ThrottleRequest {
   path: string
 }
 
+/** How a throttled call ended: its HTTP status and Retry-After, or {} when no answer came. */
+export interface ThrottleOutcome {
+  status?: number
+  retryAfterMs?: number
+}
+
 export interface ClientOptions {
   /** Per HTTP request, default 30000. */
   timeoutMs?: number
@@ -177,8 +183,11 @@ export interface ClientOptions {
   pollMaxMs?: number
   /** Sent as X-CorrelationID on every SM call; default: a random UUID per client. */
   correlationId?: string
-  /** Awaited before every SM HTTP call (not token calls), e.g. a rate limiter. May throw to refuse. */
-  throttle?: (req: ThrottleRequest) => Promise<void>
+  /**
+   * Awaited before every SM HTTP call (not token calls), e.g. a rate limiter. May throw to refuse. It may
+   * resolve with a function that the client then calls once with the call's outcome (e.g. to pause on 429).
+   */
+  throttle?: (req: ThrottleRequest) => Promise<void | ((outcome: ThrottleOutcome) => void)>
   /** Extra attempts for GETs on 429/503/network errors, default 3. */
   getRetries?: number
   /** Base delay of GET retries without Retry-After (doubles per attempt), default 500. */

@@ -1,0 +1,58 @@
+import cds from '@sap/cds'
+import path from 'node:path'
+import { embeddedEmulator } from '../srv/service-manager/kinds'
+import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+
+// declared before cds.test, so it runs before the server stops
+afterAll(() => settle(admin))
+const app = cds.test(path.join(__dirname, '..'))
+
+let admin: Client
+let instanceId: string
+
+beforeAll(async () => {
+  admin = as(app.axios, 'admin')
+  const inst = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.cloudAlmApi, name: 'calm-handoff' })
+  instanceId = inst.data.ID
+  await waitFor(admin, `${API}/ServiceInstances(${instanceId})`, stateIs('Ready'))
+})
+
+async function readyKey(name: string) {
+  const k = await admin.post(`${API}/ServiceKeys`, { instance_ID: instanceId, name })
+  return waitFor(admin, `${API}/ServiceKeys(${k.data.ID})`, stateIs('Ready'))
+}
+
+const register = (serviceKey_ID: string, tenant = 'acme-calm-prod') =>
+  admin.post(`${API}/Registrations`, { serviceKey_ID, consumerType: 'cloud-alm-landscape', tenant })
+
+describe('hand-off to consumers', () => {
+  test('a Cloud ALM tenant takes exactly one key; deleting the key removes its registration first', async () => {
+    const first = await readyKey('lm-key-1')
+    const second = await readyKey('lm-key-2')
+    const reg = await register(first.ID)
+    expect(reg.status).toBe(201)
+    expect(reg.data.status).toBe('Active')
+
+    const clash = await register(second.ID)
+    expect([clash.status, clash.data.error?.code]).toEqual([409, 'REGISTRATION_EXISTS'])
+    expect(clash.data.error.message).toContain('lm-key-1')
+    expect((await register(second.ID, 'acme-calm-test')).status).toBe(201) // another tenant is fine
+
+    expect((await as(app.axios, 'viewer').post(`${API}/Registrations`, { serviceKey_ID: second.ID, consumerType: 'x', tenant: 'y' })).status).toBe(403)
+
+    await admin.delete(`${API}/ServiceKeys(${first.ID})`)
+    await waitFor(admin, `${API}/ServiceKeys(${first.ID})`, stateIs('Deleted'))
+    const after = await admin.get(`${API}/Registrations(${reg.data.ID})`)
+    expect(after.data.status).toBe('Removed')
+    expect((await register(second.ID)).status).toBe(201)
+  })
+
+  test('only Ready keys can be registered', async () => {
+    const emu = await embeddedEmulator()
+    emu.addFault({ method: 'POST', path: '/v1/service_bindings', status: 503, times: 3 }) // keeps it Creating a while
+    const k = await admin.post(`${API}/ServiceKeys`, { instance_ID: instanceId, name: 'not-yet' })
+    const res = await register(k.data.ID, 'another-tenant')
+    expect([res.status, res.data.error?.code]).toEqual([422, 'KEY_NOT_READY'])
+    emu.clearFaults()
+  })
+})
