@@ -82,12 +82,19 @@ annotate service.ServiceInstances with @(
       Criticality: state.criticality
     },
     {Value: smId},
-    {Value: lastOperation.type},
+    {
+      Value: lastOperation.type,
+      Label: '{i18n>LastOperation}'
+    },
     {
       Value      : lastOperation.state_code,
+      Label      : '{i18n>LastOperationState}',
       Criticality: lastOperation.state.criticality
     },
-    {Value: lastOperation.finishedAt},
+    {
+      Value: lastOperation.finishedAt,
+      Label: '{i18n>LastOperationFinishedAt}'
+    },
     {Value: lastError}
   ]},
   UI.FieldGroup #Labels          : {Data: [{Value: labels}]},

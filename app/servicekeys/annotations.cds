@@ -142,9 +142,13 @@ annotate service.ServiceKeys with @(
       Criticality: state.criticality
     },
     {Value: smId},
-    {Value: lastOperation.type},
+    {
+      Value: lastOperation.type,
+      Label: '{i18n>LastOperation}'
+    },
     {
       Value      : lastOperation.state_code,
+      Label      : '{i18n>LastOperationState}',
       Criticality: lastOperation.state.criticality
     },
     {Value: lastError}

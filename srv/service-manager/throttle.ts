@@ -183,9 +183,27 @@ interface Waiter {
   resolve: (settle: (outcome: ThrottleOutcome) => void) => void
 }
 
+/** Timer functions (default: the global ones; a timer is unref'd when it can be). */
+export interface ThrottleTimers {
+  set(fn: () => void, ms: number): unknown
+  clear(handle: unknown): void
+}
+
+const GLOBAL_TIMERS: ThrottleTimers = {
+  set(fn, ms) {
+    const t = setTimeout(fn, ms)
+    t.unref?.()
+    return t
+  },
+  clear(handle) {
+    clearTimeout(handle as NodeJS.Timeout)
+  }
+}
+
 export interface ThrottleOptions {
-  /** Clock (default Date.now); timers are the global ones, so fake timers work in tests. */
+  /** Clock (default Date.now) and timers, for tests with a fake clock. */
   now?: () => number
+  timers?: ThrottleTimers
   /** For log lines, e.g. the subaccount. */
   name?: string
 }
@@ -211,8 +229,9 @@ export class Throttle {
   private readonly queues = new Map<ThrottleClass, Waiter[]>(CLASSES.map(c => [c, []]))
   private readonly pausedUntil = new Map<ThrottleClass, number>()
   private readonly now: () => number
+  private readonly timers: ThrottleTimers
   private seq = 0
-  private timer: NodeJS.Timeout | undefined
+  private timer: unknown
   private timerAt = Infinity
   private readonly counters = { granted: 0, delayed: 0, rateLimited: 0, maxWaitMs: 0 }
 
@@ -221,6 +240,7 @@ export class Throttle {
     private readonly opts: ThrottleOptions = {}
   ) {
     this.now = opts.now ?? Date.now
+    this.timers = opts.timers ?? GLOBAL_TIMERS
     this.windows = {} as Record<LevelName, SlidingWindow[]>
     for (const level of LEVELS) this.windows[level] = limits.windows[level].map(w => new SlidingWindow(w.limit, w.ms))
   }
@@ -337,16 +357,15 @@ export class Throttle {
 
   private schedule(at: number, now: number): void {
     if (at === this.timerAt) return
-    if (this.timer) clearTimeout(this.timer)
+    if (this.timer !== undefined) this.timers.clear(this.timer)
     this.timer = undefined
     this.timerAt = at
     if (at === Infinity) return
-    this.timer = setTimeout(() => {
+    this.timer = this.timers.set(() => {
       this.timer = undefined
       this.timerAt = Infinity
       this.pump()
     }, Math.max(1, at - now))
-    this.timer.unref?.()
   }
 }
 

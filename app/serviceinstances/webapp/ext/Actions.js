@@ -14,6 +14,12 @@ sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) 
       });
     },
 
+    /** Keys can be added while the instance is being created or ready (the service checks it again). */
+    canCreateKey: function (pageContext) {
+      var state = pageContext && pageContext.getProperty("state_code");
+      return state === "Ready" || state === "Creating";
+    },
+
     /** Object page of an instance: a new key of this instance. */
     createKey: function (pageContext) {
       return CreateDialog.open(this, {
