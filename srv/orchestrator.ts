@@ -1,5 +1,5 @@
 import cds from '@sap/cds'
-import { clientFor, ServiceManagerAccessError } from './service-manager/kinds'
+import { clientFor, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
 import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
@@ -28,6 +28,7 @@ class StepFailed extends Error {
 }
 
 const db = () => cds.entities('btp.provisioning')
+const MESSAGES = 'cds.outbox.Messages'
 
 /** Runs `fn` in its own short transaction, so progress is persisted step by step (crash-resume). */
 const inTx = <T>(fn: () => Promise<T>): Promise<T> => cds.tx(fn) as unknown as Promise<T>
@@ -46,21 +47,29 @@ function smMessage(e: ServiceManagerError): string {
  */
 export class Orchestrator extends cds.Service {
   private flushTimer?: NodeJS.Timeout
+  private reclaimTimer?: NodeJS.Timeout
+  private reclaimDue = 0
 
   async init() {
     this.on('run', async req => {
-      await this.execute((req.data as { operation: string }).operation)
+      const { operation } = req.data as { operation: string }
+      await this.claim(operation)
+      await this.execute(operation)
     })
     this.on('scanExpiry', async () => {
       await scanExpiry()
     })
     // resume whatever a previous process left behind, and pick up work of crashed peers now and then
     cds.once('served', async () => {
+      if (smConfig().kind === 'emulator') await embeddedEmulator() // up before the first request needs it
       this.resume()
       await this.scheduleExpiryScan().catch(e => LOG.error('Scheduling the expiry scan failed', e))
     })
     this.flushTimer = setInterval(() => this.resume(), 60_000).unref()
-    cds.once('shutdown', () => clearInterval(this.flushTimer))
+    cds.once('shutdown', () => {
+      clearInterval(this.flushTimer)
+      clearTimeout(this.reclaimTimer)
+    })
     return super.init()
   }
 
@@ -79,7 +88,58 @@ export class Orchestrator extends cds.Service {
 
   private resume() {
     const queued = cds.queued(this as unknown as cds.Service) as unknown as { flush?: () => Promise<void> }
-    queued.flush?.().catch(e => LOG.error('Resuming queued steps failed', e))
+    this.reclaimAbandoned()
+      .catch(e => LOG.error('Reclaiming abandoned steps failed', e))
+      .then(() => queued.flush?.())
+      .catch(e => LOG.error('Resuming queued steps failed', e))
+  }
+
+  /**
+   * Marks this step's queue message as taken now. CAP's queue (legacyLocking: false) sets a message it takes
+   * to 'processing' but leaves its lastAttemptTimestamp empty on a first attempt (and stale on a retry), and
+   * retakes a 'processing' message only once lastAttemptTimestamp is older than `requires.queue.timeout`:
+   * without this stamp, a step whose process died (SIGKILL, OOM) would never run again, and a retried one
+   * could be taken by a second instance while the first still runs it.
+   */
+  private async claim(operation: string) {
+    const now = new Date().toISOString()
+    await inTx(async () => {
+      await UPDATE(MESSAGES).set({ lastAttemptTimestamp: now }).where`status = ${'processing'} and msg like ${`%"operation":"${operation}"%`}`
+    })
+  }
+
+  /**
+   * Steps of processes that died: stamps messages left 'processing' without a claim time (the process died
+   * between taking and stamping them, see claim()), hands those whose claim is older than the queue's
+   * `timeout` back to the queue (status null), and comes back when the next one times out. The queue itself
+   * plans no run for 'processing' messages, and on SQLite its query sorts them behind every message due in
+   * the future (status NULL first), so it would never retake them while e.g. the expiry scan is scheduled.
+   */
+  private async reclaimAbandoned() {
+    const queued = cds.queued(this as unknown as cds.Service) as unknown as { queued?: { timeout?: string | number } }
+    const timeoutMs = (cds.utils as unknown as { ms4: (v: unknown) => number }).ms4(queued.queued?.timeout ?? '1h')
+    const ours = `%"service":"${this.name}"%`
+    const now = Date.now()
+    const oldest = await inTx(async () => {
+      await UPDATE(MESSAGES)
+        .set({ lastAttemptTimestamp: new Date(now).toISOString() })
+        .where`status = ${'processing'} and lastAttemptTimestamp is null and msg like ${ours}`
+      const expired = new Date(now - timeoutMs).toISOString()
+      const released = await UPDATE(MESSAGES).set({ status: null }).where`status = ${'processing'} and lastAttemptTimestamp < ${expired} and msg like ${ours}`
+      if (released) LOG.warn(`Retaking ${released} step(s) abandoned by a process that stopped`)
+      return (await SELECT.one.from(MESSAGES).columns`min(lastAttemptTimestamp) as at`.where`status = ${'processing'} and msg like ${ours}`) as
+        | { at?: string | Date | null }
+        | undefined
+    })
+    if (!oldest?.at) return
+    const due = new Date(oldest.at).getTime() + timeoutMs + 250
+    if (this.reclaimTimer && this.reclaimDue <= due) return
+    clearTimeout(this.reclaimTimer)
+    this.reclaimDue = due
+    this.reclaimTimer = setTimeout(() => {
+      this.reclaimTimer = undefined
+      this.resume()
+    }, Math.max(0, due - Date.now())).unref()
   }
 
   /** Puts a step into the persistent queue; part of the caller's transaction. */

@@ -144,7 +144,6 @@ describe('instance and key lifecycle through OData and the Service Manager HTTP 
       expect(key.tokenUrl).toBe(`${emu.url}/oauth/token`)
     }
   })
-  })
 
   test('a seed scenario as data: a template picks plan, environment and parameters, and the key type', async () => {
     const CALM_CF = '6a1e2d3c-0001-4a5b-8c7d-000000000005'

@@ -45,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll()
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  if (dir && !process.env.KEEP_TEST_DB) rmSync(dir, { recursive: true, force: true })
 })
 
 async function create(name: string) {
@@ -65,7 +65,7 @@ async function postsNamed(name: string) {
 
 /** After the restart: the record ends in `state`, SM holds exactly one object for it (or none when deleted). */
 async function expectOneInSm(name: string, ID: string) {
-  const row = await app!.waitFor(`/ServiceInstances(${ID})`, stateIs('Ready', 'Failed'), 60_000)
+  const row = await app!.waitFor(`/ServiceInstances(${ID})`, stateIs('Ready', 'Failed'), 15_000)
   expect(row).toMatchObject({ state_code: 'Ready', lastError: null })
   const inSm = await smInstancesNamed(name)
   expect(inSm).toHaveLength(1)

@@ -1,0 +1,506 @@
+/*
+ * The Service Manager throttle (srv/service-manager/throttle.ts): unit tests of the limiter on a fake clock,
+ * then through the app (OData in, emulator out) with the emulator's own rate limits switched on and the
+ * app's limits set equal to them, on a shortened "minute" so that the windows pass within seconds.
+ */
+// before anything loads cds.env: SM limits of the emulator and of the app, on a 2-second "minute"
+const MINUTE_MS = 2000
+const LIMITS = { all: 40, instanceCreates: 3, bindings: 10 }
+process.env.CDS_CONFIG = JSON.stringify({
+  requires: {
+    'service-manager': {
+      emulator: {
+        rateLimit: {
+          windowMs: MINUTE_MS,
+          perMinute: LIMITS.all,
+          instanceCreatesPerMinute: LIMITS.instanceCreates,
+          bindingsPerMinute: LIMITS.bindings
+        }
+      },
+      limits: {
+        minuteMs: MINUTE_MS,
+        all: { perMinute: LIMITS.all },
+        instanceCreates: { perMinute: LIMITS.instanceCreates },
+        bindings: { perMinute: LIMITS.bindings }
+      }
+    }
+  },
+  // retries of a failed call back off to at most 4 s (default 60 s), so the end of the outage test's
+  // 30-second outage is noticed within seconds and the suite stays short
+  provisioning: { retryMax: '4s' }
+})
+
+import cds from '@sap/cds'
+import path from 'node:path'
+import type { Emulator, RecordedCall } from '../emulator'
+import { embeddedEmulator } from '../srv/service-manager/kinds'
+import { parseRetryAfter } from '../srv/service-manager/retry-after'
+import {
+  SM_LIMITS,
+  Throttle,
+  classOf,
+  resolveLimits,
+  throttleFor,
+  type ThrottleClass,
+  type ThrottleLimits,
+  type ThrottleTimers
+} from '../srv/service-manager/throttle'
+import type { ThrottleOutcome } from '../srv/service-manager/types'
+import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+
+// ==================================================================================== the limiter
+
+/** A clock that only moves when told to, with timers that fire as it passes them. */
+class FakeClock {
+  t = 1_700_000_000_000
+  /** how many timers were set: a busy loop would set one per turn */
+  sets = 0
+  private pending: Array<{ at: number; fn: () => void }> = []
+  readonly now = () => this.t
+  readonly timers: ThrottleTimers = {
+    set: (fn, ms) => {
+      this.sets++
+      const h = { at: this.t + ms, fn }
+      this.pending.push(h)
+      return h
+    },
+    clear: h => {
+      this.pending = this.pending.filter(p => p !== h)
+    }
+  }
+
+  get armed() {
+    return this.pending.length
+  }
+
+  /** Moves the clock forward, firing due timers in time order, and lets resolved promises run. */
+  async advance(ms: number) {
+    const end = this.t + ms
+    for (;;) {
+      await flush()
+      const due = this.pending.filter(p => p.at <= end).sort((a, b) => a.at - b.at)[0]
+      if (!due) break
+      this.pending = this.pending.filter(p => p !== due)
+      this.t = Math.max(this.t, due.at)
+      due.fn()
+    }
+    this.t = end
+    await flush()
+  }
+}
+
+const flush = () => new Promise<void>(resolve => setImmediate(resolve))
+
+/** Throttle on a fake clock; limits default to none but the ones given (hourly windows off). */
+function limiter(limits: ThrottleLimits, clock = new FakeClock()) {
+  const off = { perMinute: null, perHour: null }
+  const cfg: ThrottleLimits = {
+    all: off,
+    bindings: off,
+    offerings: off,
+    plans: off,
+    instanceCreates: off,
+    instanceUpdates: off,
+    ...limits
+  }
+  return { clock, throttle: new Throttle(resolveLimits(cfg), { now: clock.now, timers: clock.timers }) }
+}
+
+interface Ticket {
+  n: number
+  grantedAt?: number
+  settle?: (o?: ThrottleOutcome) => void
+}
+
+const CALLS: Record<ThrottleClass, [string, string]> = {
+  bindings: ['POST', '/v1/service_bindings'],
+  offerings: ['GET', '/v1/service_offerings'],
+  plans: ['GET', '/v1/service_plans'],
+  instanceCreates: ['POST', '/v1/service_instances'],
+  instanceUpdates: ['DELETE', '/v1/service_instances/i-1'],
+  other: ['GET', '/v1/service_instances/i-1/operations/op-1']
+}
+
+/** Asks for `count` slots of a class; settles each call right when it is let through unless told not to. */
+function ask(t: { throttle: Throttle; clock: FakeClock }, cls: ThrottleClass, count = 1, opts: { hold?: boolean; log?: Ticket[] } = {}) {
+  const tickets: Ticket[] = []
+  for (let i = 0; i < count; i++) {
+    const ticket: Ticket = { n: opts.log?.length ?? i }
+    opts.log?.push(ticket)
+    tickets.push(ticket)
+    const [method, p] = CALLS[cls]
+    void t.throttle.acquire({ method, path: p }).then(done => {
+      ticket.grantedAt = t.clock.t
+      ticket.settle = (o: ThrottleOutcome = { status: 200 }) => done(o)
+      if (!opts.hold) done({ status: 200 })
+    })
+  }
+  return tickets
+}
+
+const granted = (tickets: Ticket[]) => tickets.filter(t => t.grantedAt !== undefined).length
+
+describe('throttle: the limiter', () => {
+  test('classes: each SM endpoint counts against its own level and the overall one', () => {
+    expect(classOf('POST', '/v1/service_instances')).toBe('instanceCreates')
+    expect(classOf('POST', '/v1/service_instances/')).toBe('instanceCreates')
+    expect(classOf('GET', '/v1/service_instances')).toBe('other')
+    expect(classOf('GET', '/v1/service_instances/i-1/operations/op-1')).toBe('other')
+    expect(classOf('PATCH', '/v1/service_instances/i-1')).toBe('instanceUpdates')
+    expect(classOf('DELETE', '/v1/service_instances/i-1')).toBe('instanceUpdates')
+    expect(classOf('POST', '/v1/service_bindings')).toBe('bindings')
+    expect(classOf('GET', '/v1/service_bindings/b-1/operations/op-1')).toBe('bindings')
+    expect(classOf('GET', '/v1/service_offerings?fieldQuery=x')).toBe('offerings')
+    expect(classOf('GET', '/v1/service_plans')).toBe('plans')
+  })
+
+  test("configuration: SM's documented limits by default, merged per level and window", () => {
+    expect(SM_LIMITS).toMatchObject({
+      all: { perMinute: 1000, perHour: 10000 },
+      bindings: { perMinute: 600, perHour: 6000 },
+      offerings: { perMinute: 100, perHour: 1000 },
+      plans: { perMinute: 100, perHour: 1000 },
+      instanceCreates: { perMinute: 50 },
+      instanceUpdates: { perMinute: 600, perHour: 6000 }
+    })
+    const d = resolveLimits()
+    expect(d.windows.all).toEqual([{ limit: 1000, ms: 60_000 }, { limit: 10000, ms: 3_600_000 }])
+    expect(d.windows.instanceCreates).toEqual([{ limit: 50, ms: 60_000 }])
+    const c = resolveLimits({ minuteMs: 1000, instanceCreates: { perMinute: 5 }, bindings: { perHour: null }, plans: null })
+    expect(c.windows.instanceCreates).toEqual([{ limit: 5, ms: 1000 }])
+    expect(c.windows.bindings).toEqual([{ limit: 600, ms: 1000 }])
+    expect(c.windows.plans).toEqual([])
+    expect(c.windows.all).toEqual([{ limit: 1000, ms: 1000 }, { limit: 10000, ms: 60_000 }])
+    expect(() => resolveLimits({ all: { perMinute: -1 } })).toThrow(/Invalid Service Manager limit/)
+  })
+
+  test.each([
+    ['instanceCreates', 3],
+    ['bindings', 4],
+    ['offerings', 2],
+    ['plans', 2],
+    ['instanceUpdates', 5]
+  ] as const)('level %s: %i calls per window go at once, the next when the window has passed', async (cls, limit) => {
+    const t = limiter({ minuteMs: 1000, [cls]: { perMinute: limit } })
+    const tickets = ask(t, cls, limit + 2)
+    await t.clock.advance(0)
+    expect(granted(tickets)).toBe(limit)
+    // other endpoints are not held up by this level
+    const others = ask(t, 'other', 3)
+    await t.clock.advance(0)
+    expect(granted(others)).toBe(3)
+    await t.clock.advance(999)
+    expect(granted(tickets)).toBe(limit)
+    await t.clock.advance(1)
+    expect(granted(tickets)).toBe(limit + 2)
+    expect(tickets.map(x => x.grantedAt! - tickets[0].grantedAt!)).toEqual([...Array(limit).fill(0), 1000, 1000])
+  })
+
+  test('level all: counts every endpoint together, with the level of each endpoint on top', async () => {
+    const t = limiter({ minuteMs: 1000, all: { perMinute: 6 }, bindings: { perMinute: 2 } })
+    const log: Ticket[] = []
+    const b = ask(t, 'bindings', 3, { log })
+    const o = ask(t, 'other', 5, { log })
+    await t.clock.advance(0)
+    // bindings: 2 (their own level); then the others until all 6 are used
+    expect([granted(b), granted(o)]).toEqual([2, 4])
+    await t.clock.advance(1000)
+    expect([granted(b), granted(o)]).toEqual([3, 5])
+  })
+
+  test('per-minute and per-hour windows apply together', async () => {
+    const t = limiter({ minuteMs: 100, all: { perMinute: 5, perHour: 7 } })
+    const tickets = ask(t, 'other', 12)
+    await t.clock.advance(0)
+    expect(granted(tickets)).toBe(5)
+    await t.clock.advance(100)
+    expect(granted(tickets)).toBe(7) // the hour (6000 ms here) allows only 7
+    await t.clock.advance(5800)
+    expect(granted(tickets)).toBe(7)
+    await t.clock.advance(100)
+    expect(granted(tickets)).toBe(12)
+  })
+
+  test('waiters go first come, first served; a class waiting for its own level holds up no other class', async () => {
+    const t = limiter({ minuteMs: 1000, all: { perMinute: 4 }, instanceCreates: { perMinute: 1 } })
+    const log: Ticket[] = []
+    const creates = ask(t, 'instanceCreates', 3, { log }) // 1 now, 2 wait for their level
+    const polls = ask(t, 'other', 5, { log }) // 3 now (all: 4), 2 wait for all
+    await t.clock.advance(0)
+    expect([granted(creates), granted(polls)]).toEqual([1, 3])
+    await t.clock.advance(1000)
+    // the window passed: the oldest waiter first (create #2, then polls #4, #5), within all = 4
+    expect([granted(creates), granted(polls)]).toEqual([2, 5])
+    await t.clock.advance(1000)
+    expect([granted(creates), granted(polls)]).toEqual([3, 5])
+    const order = [...log].sort((a, b) => a.grantedAt! - b.grantedAt! || a.n - b.n).map(x => x.n)
+    expect(order).toEqual([0, 3, 4, 5, 1, 6, 7, 2])
+  })
+
+  test('a burst of 1000 instance creates is queued, not rejected: 50 per minute, in order, without busy waiting', async () => {
+    const t = limiter({ instanceCreates: SM_LIMITS.instanceCreates, all: SM_LIMITS.all })
+    const tickets = ask(t, 'instanceCreates', 1000)
+    await t.clock.advance(0)
+    expect(granted(tickets)).toBe(50)
+    expect(t.throttle.stats.waiting).toBe(950)
+    const start = t.clock.t
+    for (let minute = 1; minute <= 19; minute++) {
+      await t.clock.advance(60_000)
+      expect(granted(tickets)).toBe(50 * (minute + 1))
+    }
+    expect(t.throttle.stats).toMatchObject({ granted: 1000, waiting: 0, delayed: 950, maxWaitMs: 19 * 60_000 })
+    // in the order asked, 50 per minute
+    const minutes = tickets.map(x => Math.floor((x.grantedAt! - start) / 60_000))
+    expect(minutes).toEqual(tickets.map((_, i) => Math.floor(i / 50)))
+    // one timer per wake-up (a window passing), none left behind
+    expect(t.clock.sets).toBeLessThanOrEqual(20 * 2)
+    expect(t.clock.armed).toBe(0)
+  })
+
+  test('a burst of 1000 binding calls: 600 at once, 400 a minute later; 1000 polls go at once', async () => {
+    const t = limiter({ bindings: SM_LIMITS.bindings, all: { perMinute: 2000, perHour: null } })
+    const b = ask(t, 'bindings', 1000)
+    await t.clock.advance(0)
+    expect(granted(b)).toBe(600)
+    await t.clock.advance(60_000)
+    expect(granted(b)).toBe(1000)
+    const u = limiter({ all: SM_LIMITS.all })
+    const polls = ask(u, 'other', 1000)
+    await u.clock.advance(0)
+    expect(granted(polls)).toBe(1000)
+    const extra = ask(u, 'other', 1)
+    await u.clock.advance(0)
+    expect(granted(extra)).toBe(0)
+  })
+
+  test('a call counts from its start until its answer came, plus the window', async () => {
+    const t = limiter({ minuteMs: 1000, all: { perMinute: 1 }, inFlightCapMs: 30_000 })
+    const [a] = ask(t, 'other', 1, { hold: true })
+    const [b] = ask(t, 'other', 1)
+    await t.clock.advance(5000)
+    expect(b.grantedAt).toBeUndefined() // a is still running
+    a.settle!()
+    await t.clock.advance(999)
+    expect(b.grantedAt).toBeUndefined()
+    await t.clock.advance(1)
+    expect(b.grantedAt).toBe(a.grantedAt! + 6000)
+    // a call that never reports its end counts until the in-flight cap has passed
+    const [c] = ask(t, 'other', 1, { hold: true })
+    await t.clock.advance(1000)
+    expect(c.grantedAt).toBe(a.grantedAt! + 7000)
+    const [d] = ask(t, 'other', 1)
+    await t.clock.advance(29_999)
+    expect(d.grantedAt).toBeUndefined()
+    await t.clock.advance(1001)
+    expect(d.grantedAt).toBe(c.grantedAt! + 31_000)
+  })
+
+  test('a 429 pauses its endpoint class until Retry-After has passed; other classes go on', async () => {
+    const t = limiter({ minuteMs: 1000, all: { perMinute: 100 }, defaultRetryAfterMs: 700 })
+    const [first] = ask(t, 'instanceCreates', 1, { hold: true })
+    await t.clock.advance(0)
+    first.settle!({ status: 429, retryAfterMs: 5000 })
+    const creates = ask(t, 'instanceCreates', 2)
+    const keys = ask(t, 'bindings', 2)
+    await t.clock.advance(0)
+    expect([granted(creates), granted(keys)]).toEqual([0, 2])
+    expect(t.throttle.pausedUntilOf('instanceCreates')).toBe(first.grantedAt! + 5000)
+    await t.clock.advance(4999)
+    expect(granted(creates)).toBe(0)
+    await t.clock.advance(1)
+    expect(granted(creates)).toBe(2)
+    // without Retry-After: the default pause
+    const [k] = ask(t, 'bindings', 1, { hold: true })
+    await t.clock.advance(0)
+    k.settle!({ status: 429 })
+    const [k2] = ask(t, 'bindings', 1)
+    await t.clock.advance(699)
+    expect(k2.grantedAt).toBeUndefined()
+    await t.clock.advance(1)
+    expect(k2.grantedAt).toBeDefined()
+    expect(t.throttle.stats.rateLimited).toBe(2)
+  })
+
+  test('waiting keeps no timer that holds the process alive', async () => {
+    const timeouts = () => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+    const before = timeouts()
+    const th = new Throttle(resolveLimits({ instanceCreates: { perMinute: 1 } }))
+    const first = await th.acquire({ method: 'POST', path: '/v1/service_instances' })
+    first({ status: 202 })
+    let second = false
+    void th.acquire({ method: 'POST', path: '/v1/service_instances' }).then(() => (second = true))
+    await flush()
+    expect(second).toBe(false)
+    expect(th.stats.waiting).toBe(1)
+    expect(timeouts()).toBe(before)
+  })
+
+  test('one throttle per subaccount, shared by all its clients', () => {
+    const a = throttleFor('sub-a')
+    expect(a).toBeDefined()
+    expect(throttleFor('sub-a')).toBe(a)
+    expect(throttleFor('sub-b')).not.toBe(a)
+    // the configured limits of this suite
+    expect(a!.limits.windows.instanceCreates).toEqual([{ limit: LIMITS.instanceCreates, ms: MINUTE_MS }])
+  })
+})
+
+// ==================================================================================== through the app
+
+// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
+afterAll(() => settle(admin, 60_000))
+const app = cds.test(path.join(__dirname, '..'))
+
+let emu: Emulator
+let admin: Client
+
+beforeAll(async () => {
+  emu = await embeddedEmulator()
+  admin = as(app.axios, 'admin')
+})
+afterEach(() => emu.clearFaults())
+
+const INSTANCES = '/v1/service_instances'
+const BINDINGS = '/v1/service_bindings'
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** 429s the emulator's own rate limiter answered (not injected faults): there must never be one. */
+const limiterRejections = (from = 0) => emu.calls.slice(from).filter(c => c.status === 429 && !c.fault)
+
+/** Creates an instance and a key for it right away (the key waits for the instance); both rows. */
+async function createPair(name: string) {
+  const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name })
+  expect(res.status).toBe(201)
+  const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: res.data.ID, name: `${name}-key` })
+  expect(key.status).toBe(201)
+  return { instance: res.data.ID as string, key: key.data.ID as string }
+}
+
+async function expectReady(pairs: Array<{ instance: string; key: string }>, names: string[], timeoutMs = 30_000) {
+  for (const p of pairs) {
+    const inst = await waitFor(admin, `${API}/ServiceInstances(${p.instance})`, stateIs('Ready', 'Failed'), timeoutMs)
+    expect([inst.name, inst.state_code, inst.lastError]).toEqual([inst.name, 'Ready', null])
+    const key = await waitFor(admin, `${API}/ServiceKeys(${p.key})`, stateIs('Ready', 'Failed'), timeoutMs)
+    expect([key.name, key.state_code, key.lastError]).toEqual([key.name, 'Ready', null])
+  }
+  // exactly one object in SM for each
+  for (const name of names) {
+    const inSm = emu.instances().filter(i => i.name === name)
+    expect(inSm).toHaveLength(1)
+    expect(emu.bindings().filter(b => b.name === `${name}-key` && b.service_instance_id === inSm[0].id)).toHaveLength(1)
+  }
+}
+
+const classOfCall = (c: RecordedCall) => classOf(c.method, c.path)
+
+/** After every 429, no call of the same endpoint class reached SM before its Retry-After had passed. */
+function expectRetryAfterHonoured(calls: RecordedCall[], retryAfter: string) {
+  const sm = calls.filter(c => c.path.startsWith('/v1/'))
+  let checked = 0
+  for (const [i, c] of sm.entries()) {
+    if (c.status !== 429) continue
+    const waitMs = parseRetryAfter(retryAfter, c.at) ?? 0
+    const next = sm.slice(i + 1).find(n => classOfCall(n) === classOfCall(c))
+    if (next) {
+      expect(next.at - c.at).toBeGreaterThanOrEqual(waitMs - 30)
+      checked++
+    }
+  }
+  return checked
+}
+
+describe('throttle: through the app', () => {
+  test.each([
+    ['delta-seconds', () => '1'],
+    ['HTTP-date', () => new Date(Date.now() + 2000).toUTCString()],
+    ['Go timestamp', () => `${new Date(Date.now() + 2000).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`]
+  ])('a 429 storm with Retry-After as %s ends Ready with one instance and one key', async (form, value) => {
+    const from = emu.calls.length
+    const retryAfter = value()
+    const faults = [
+      { method: 'POST', path: INSTANCES, status: 429, retryAfter, times: 3 },
+      { method: 'GET', path: /^\/v1\/service_instances\/[^/]+\/operations\//, status: 429, retryAfter, times: 2 },
+      { method: 'POST', path: BINDINGS, status: 429, retryAfter, times: 3 }
+    ]
+    for (const f of faults) emu.addFault(f)
+    const name = `storm-${form.replace(/[^a-z]/gi, '').toLowerCase()}`
+    const pair = await createPair(name)
+    await expectReady([pair], [name])
+    const calls = emu.calls.slice(from)
+    const injected = calls.filter(c => c.status === 429)
+    expect(injected).toHaveLength(8)
+    expect(injected.every(c => c.fault === 'status')).toBe(true)
+    expect(expectRetryAfterHonoured(calls, retryAfter)).toBe(8)
+    // a 429 never fails a step by itself
+    const op = (await admin.get(`${API}/Operations?$filter=instance_ID eq ${pair.instance} and targetType eq 'instance'`)).data.value[0]
+    expect(op.state_code).toBe('succeeded')
+    expect(limiterRejections(from)).toEqual([])
+  })
+
+  test('connection resets before SM answered: every request ends Ready, one object each', async () => {
+    const from = emu.calls.length
+    emu.addFault({ method: 'POST', path: INSTANCES, resetConnection: true, times: 3 })
+    emu.addFault({ method: 'GET', path: /^\/v1\/service_instances\/[^/]+\/operations\//, resetConnection: true, times: 2 })
+    emu.addFault({ method: 'POST', path: BINDINGS, resetConnection: true, times: 3 })
+    const names = ['reset-a', 'reset-b']
+    const pairs = await Promise.all(names.map(createPair))
+    await expectReady(pairs, names)
+    expect(emu.calls.slice(from).filter(c => c.fault === 'resetConnection')).toHaveLength(8)
+    expect(limiterRejections(from)).toEqual([])
+  })
+
+  test("SM's rate limits on and ours equal: a burst of creates never gets a 429 and all end Ready", async () => {
+    const from = emu.calls.length
+    const names = Array.from({ length: 12 }, (_, i) => `burst-${String(i).padStart(2, '0')}`)
+    const started = Date.now()
+    const pairs = await Promise.all(names.map(createPair))
+    await expectReady(pairs, names, 40_000)
+    const calls = emu.calls.slice(from)
+    const creates = calls.filter(c => c.method === 'POST' && c.path === INSTANCES)
+    expect(creates).toHaveLength(12)
+    // the throttle held us to 3 creates per 2-second window: 12 creates take at least 3 windows
+    expect(creates.at(-1)!.at - creates[0].at).toBeGreaterThanOrEqual(3 * MINUTE_MS - 50)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * MINUTE_MS)
+    expect(limiterRejections(from)).toEqual([])
+    expect(calls.filter(c => c.status === 429)).toEqual([])
+  })
+
+  test('a 30-second SM outage (503s and connection resets): every request ends Ready, one object each', async () => {
+    // one Ready instance before the outage, so that key creations hit the outage too
+    const before = await createPair('outage-base')
+    await expectReady([before], ['outage-base'])
+    const from = emu.calls.length
+    const huge = 1_000_000
+    emu.addFault({ method: 'POST', path: INSTANCES, resetConnection: true, times: huge })
+    emu.addFault({ method: 'POST', path: BINDINGS, resetConnection: true, times: huge })
+    emu.addFault({ path: /^\/v1\//, status: 503, times: huge })
+    const outageStart = Date.now()
+    const names = ['outage-a', 'outage-b', 'outage-c']
+    const pairs = await Promise.all(names.map(createPair))
+    const extraKeys = await Promise.all(
+      ['outage-k1', 'outage-k2'].map(async name => {
+        const res = await admin.post(`${API}/ServiceKeys`, { instance_ID: before.instance, name })
+        expect(res.status).toBe(201)
+        return res.data.ID as string
+      })
+    )
+    await sleep(30_000 - (Date.now() - outageStart))
+    emu.clearFaults()
+    const outageCalls = emu.calls.slice(from).filter(c => c.at - outageStart < 30_000)
+    // SM was really down for 30 s and the app kept trying
+    expect(outageCalls.filter(c => c.fault === 'status').length).toBeGreaterThan(5)
+    expect(outageCalls.filter(c => c.fault === 'resetConnection').length).toBeGreaterThan(2)
+    expect(outageCalls.every(c => !c.path.startsWith('/v1/') || c.status === 503 || c.fault === 'resetConnection')).toBe(true)
+    // nothing gave up during the outage
+    const failed = await admin.get(`${API}/Operations?$filter=state_code eq 'failed'&$count=true&$top=0`)
+    expect(failed.data['@odata.count']).toBe(0)
+    await expectReady(pairs, names, 20_000)
+    for (const id of extraKeys) {
+      const key = await waitFor(admin, `${API}/ServiceKeys(${id})`, stateIs('Ready', 'Failed'), 20_000)
+      expect(key.state_code).toBe('Ready')
+    }
+    expect(emu.bindings().filter(b => b.name === 'outage-k1' || b.name === 'outage-k2')).toHaveLength(2)
+    expect(Date.now() - outageStart).toBeLessThan(50_000)
+    expect(limiterRejections(from)).toEqual([])
+  }, 90_000)
+})
