@@ -170,3 +170,17 @@ annotate db.ExpiryStates with @title: '{i18n>Expiry}' {
 annotate ProvisioningService.Certificates with {
   daysLeft @title: '{i18n>DaysLeft}';
 }
+
+annotate ProvisioningService.Subaccounts actions {
+  syncCatalog @title: '{i18n>SyncCatalog}';
+}
+
+annotate ProvisioningService.ServiceInstances actions {
+  refresh @title: '{i18n>Refresh}';
+}
+
+annotate ProvisioningService.ServiceKeys actions {
+  refresh           @title: '{i18n>Refresh}';
+  verify            @title: '{i18n>Verify}';
+  revealCredentials @title: '{i18n>RevealCredentials}';
+}

@@ -183,6 +183,8 @@ entity Operations : cuid, managed {
   type        : String(20) enum {
     create;
     delete;
+    /** delete a key replaced by rotation, once the overlap has passed */
+    retire;
     sync;
     verify;
   };

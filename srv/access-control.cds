@@ -9,6 +9,9 @@ using {ProvisioningService as service} from './provisioning-service';
  *
  * The user attribute `Subaccount` (subaccount GUIDs) limits every role to the subaccounts listed.
  * An unrestricted attribute (XSUAA: no value in the token; mocked users: no attribute) grants all of them.
+ * Keep `$user.Subaccount is null` first: @sap/cds 9 resolves a multi-valued attribute in `x = $user.Subaccount`
+ * into a sub-expression and then skips the next `$user` reference of the same condition, which, left
+ * unresolved, would make `is null` true (see docs/security.md).
  * CAP applies these conditions to READ, UPDATE, DELETE and bound actions; srv/lib/instance-auth.ts applies
  * them to the input of CREATE and UPDATE and to $expand.
  */
@@ -24,37 +27,37 @@ annotate service.Subaccounts with @restrict: [
   {
     grant: 'READ',
     to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-    where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccountId = $user.Subaccount)
   },
   {
     grant: ['CREATE', 'UPDATE', 'DELETE', 'syncCatalog', 'sweep'],
     to   : 'Administrator',
-    where: (subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccountId = $user.Subaccount)
   }
 ];
 
 annotate service.ServiceOfferings with @restrict: [{
   grant: 'READ',
   to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
 }];
 
 annotate service.ServicePlans with @restrict: [{
   grant: 'READ',
   to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
 }];
 
 annotate service.ServiceInstances with @restrict: [
   {
     grant: 'READ',
     to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
   },
   {
     grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh'],
     to   : 'Provisioner',
-    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
   }
 ];
 
@@ -62,24 +65,24 @@ annotate service.ServiceKeys with @restrict: [
   {
     grant: 'READ',
     to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or instance.subaccount.subaccountId = $user.Subaccount)
   },
   {
     grant: ['CREATE', 'UPDATE', 'DELETE', 'refresh', 'verify', 'rotate'],
     to   : 'Provisioner',
-    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or instance.subaccount.subaccountId = $user.Subaccount)
   },
   {
     grant: ['revealCredentials', 'downloadCredentials'],
     to   : 'CredentialReader',
-    where: (instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or instance.subaccount.subaccountId = $user.Subaccount)
   }
 ];
 
 annotate service.Operations with @restrict: [{
   grant: 'READ',
   to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-  where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+  where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
 }];
 
 annotate service.Templates with @restrict: [
@@ -98,12 +101,12 @@ annotate service.Findings with @restrict: [
   {
     grant: 'READ',
     to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
   },
   {
     grant: ['adopt', 'remove', 'ignore'],
     to   : 'Administrator',
-    where: (subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or subaccount.subaccountId = $user.Subaccount)
   }
 ];
 
@@ -111,11 +114,11 @@ annotate service.Registrations with @restrict: [
   {
     grant: 'READ',
     to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator'],
-    where: (serviceKey.instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or serviceKey.instance.subaccount.subaccountId = $user.Subaccount)
   },
   {
     grant: ['CREATE', 'DELETE'],
     to   : 'Provisioner',
-    where: (serviceKey.instance.subaccount.subaccountId = $user.Subaccount or $user.Subaccount is null)
+    where: ($user.Subaccount is null or serviceKey.instance.subaccount.subaccountId = $user.Subaccount)
   }
 ];

@@ -194,6 +194,8 @@ export class Orchestrator extends cds.Service {
         return this.createKey(op)
       case 'delete/serviceKey':
         return this.deleteKey(op)
+      case 'retire/serviceKey':
+        return this.retireKey(op)
       default:
         throw new StepFailed(`Unknown step ${key}`)
     }
@@ -449,14 +451,52 @@ export class Orchestrator extends cds.Service {
     ])
     // check right away that the key works; an own certificate's private key stays with its owner, so
     // such keys are verified on demand with the key at hand
+    let works: boolean | undefined
     if (settings().verifyAfterCreate && !ownCertificate) {
       try {
-        await recordVerification(key, credentials, {})
+        works = (await recordVerification(key, credentials, {})).ok
       } catch (e) {
         LOG.error('Recording the verification failed', e)
       }
     }
+    // a rotation goes on only with a successor that works (or one whose private key is not ours to test)
+    if (key.rotatedFrom_ID && works !== false) await this.handOver(key)
     return DONE
+  }
+
+  /** Rotation: the successor takes over the registrations; the old key is retired after the overlap. */
+  private async handOver(successor: Row) {
+    // in the step's own transaction, like the verification before it (no second connection while it is open)
+    const { Registrations, Operations, ServiceKeys, ServiceInstances } = db()
+    const old = await SELECT.one.from(ServiceKeys, successor.rotatedFrom_ID)
+    if (!old || old.state_code !== 'Ready') return
+    const ID = cds.utils.uuid()
+    const overlap = settings().rotationOverlapMs
+    await INSERT.into(Operations).entries({
+      ID,
+      type: 'retire',
+      targetType: 'serviceKey',
+      serviceKey_ID: old.ID,
+      instance_ID: old.instance_ID,
+      subaccount_ID: (await SELECT.one.from(ServiceInstances, old.instance_ID))?.subaccount_ID,
+      state_code: 'pending',
+      nextAttempt: new Date(Date.now() + overlap).toISOString(),
+      deadline: new Date(Date.now() + overlap + settings().stepDeadlineMs).toISOString()
+    })
+    await UPDATE(Registrations).set({ serviceKey_ID: successor.ID }).where({ serviceKey_ID: old.ID, status: 'Active' })
+    await Orchestrator.enqueue(ID, overlap)
+  }
+
+  /** Deletes a key replaced by rotation, unless something else happened to it meanwhile. */
+  private async retireKey(op: Row): Promise<Outcome> {
+    const { ServiceKeys } = db()
+    const key = await read('ServiceKeys', op.serviceKey_ID)
+    if (key?.state_code === 'Ready') {
+      await inTx(async () => {
+        await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Deleting', lastOperation_ID: op.ID, lastError: null })
+      })
+    }
+    return this.deleteKey(op)
   }
 
   private async deleteKey(op: Row): Promise<Outcome> {

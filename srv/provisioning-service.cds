@@ -57,6 +57,11 @@ service ProvisioningService {
        * the private key is needed for the mutual TLS handshake; it is used once and never stored.
        */
       action verify(privateKey : LargeString) returns ServiceKeys;
+      /**
+       * Replace the key: create a new one like it, verify it, move its registrations to the new key and
+       * delete the old one once the overlap has passed.
+       */
+      action rotate() returns ServiceKeys;
       /** The key's credentials, read live from Service Manager (audit-logged). */
       action revealCredentials() returns LargeString;
       /** The key's credentials as the cockpit's service key JSON file (audit-logged). */

@@ -24,6 +24,12 @@ type Row = Record<string, any>
 
 const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
 
+/** The successor's name: the old name shortened, with a UTC time stamp (32 characters at most). */
+export function rotatedName(name: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(2, 14) // YYMMDDhhmmss
+  return `${name.replace(/-\d{12}$/, '').slice(0, 32 - 13)}-${stamp}`
+}
+
 /**
  * The OData service admins and other CAP services use. Handlers validate and persist the intent and an
  * Operations row, then hand the remote work to the orchestrator through the persistent queue.
@@ -125,6 +131,33 @@ export class ProvisioningService extends cds.ApplicationService {
       const credentials = await liveCredentials(key, req)
       await recordVerification(key, credentials, { certificatePem, privateKeyPem })
       return SELECT.one.from(ServiceKeys, id)
+    })
+
+    this.on('rotate', ServiceKeys, async req => {
+      const old = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
+      if (!old) return req.reject(404)
+      if (old.state_code !== 'Ready') return req.reject({ status: 422, message: 'KEY_NOT_READY', args: [old.name, old.state_code] })
+      const successor = await SELECT.one.from(db.ServiceKeys).where({ rotatedFrom_ID: old.ID, state_code: { in: ['Creating', 'Ready'] } })
+      if (successor) return req.reject({ status: 409, message: 'KEY_ALREADY_ROTATED', args: [old.name, successor.name] })
+      const ID = cds.utils.uuid()
+      const inst = await SELECT.one.from(db.ServiceInstances, old.instance_ID)
+      await INSERT.into(db.ServiceKeys).entries({
+        ID,
+        instance_ID: old.instance_ID,
+        name: rotatedName(old.name),
+        credentialType: old.credentialType,
+        certificate_ID: old.certificate_ID,
+        keyLength: old.keyLength,
+        validity: old.validity,
+        validityType: old.validityType,
+        parameters: old.parameters,
+        rotatedFrom_ID: old.ID,
+        state_code: 'Creating'
+      })
+      const op = await this.recordOperation('create', 'serviceKey', { serviceKey_ID: ID, instance_ID: old.instance_ID, subaccount_ID: inst.subaccount_ID })
+      await UPDATE(db.ServiceKeys, ID).with({ lastOperation_ID: op })
+      await Orchestrator.enqueue(op)
+      return SELECT.one.from(ServiceKeys, ID)
     })
 
     this.on('revealCredentials', ServiceKeys, async req => {

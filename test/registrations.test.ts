@@ -56,3 +56,36 @@ describe('hand-off to consumers', () => {
     emu.clearFaults()
   })
 })
+
+describe('rotation', () => {
+  const provisioning = () => (cds.env as unknown as { provisioning: Record<string, unknown> }).provisioning
+  afterEach(() => {
+    provisioning().rotationOverlap = '1h'
+  })
+
+  test('rotate: a new key like the old one, verified, takes over the registration; the old one is retired after the overlap', async () => {
+    provisioning().rotationOverlap = '1s'
+    const old = await readyKey('rotating-key')
+    const reg = await register(old.ID, 'rotation-tenant')
+    expect(reg.status).toBe(201)
+    expect((await as(app.axios, 'viewer').post(`${API}/ServiceKeys(${old.ID})/rotate`, {})).status).toBe(403)
+
+    const res = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
+    expect(res.status).toBe(200)
+    expect(res.data).toMatchObject({ rotatedFrom_ID: old.ID, state_code: 'Creating', credentialType: old.credentialType })
+    expect(res.data.name).toMatch(/^rotating-key-\d{12}$/)
+    const again = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
+    expect([again.status, again.data.error?.code]).toEqual([409, 'KEY_ALREADY_ROTATED'])
+
+    const successor = await waitFor(admin, `${API}/ServiceKeys(${res.data.ID})`, row => row.state_code === 'Ready' && row.verification_code === 'ok')
+    expect(successor.clientId).not.toBe(old.clientId)
+    const moved = await waitFor(admin, `${API}/Registrations(${reg.data.ID})`, row => row.serviceKey_ID === successor.ID)
+    expect(moved.status).toBe('Active')
+    // after the overlap the old key goes, through a retire step
+    const retired = await waitFor(admin, `${API}/ServiceKeys(${old.ID})`, stateIs('Deleted', 'Failed'))
+    expect(retired.state_code).toBe('Deleted')
+    const ops = await admin.get(`${API}/ServiceKeys(${old.ID})/operations?$filter=type eq 'retire'`)
+    expect(ops.data.value.map((o: { state_code: string }) => o.state_code)).toEqual(['succeeded'])
+    expect((await admin.get(`${API}/ServiceKeys(${successor.ID})`)).data.state_code).toBe('Ready')
+  })
+})

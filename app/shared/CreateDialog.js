@@ -74,6 +74,7 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
             id: "createDialog",
             name: options.fragment,
             contextPath: options.contextPath || options.path,
+            initialBindingContext: context,
             controller: controller
           })
           .then(function (fragment) {
@@ -91,11 +92,12 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
               api.removeDependent(dialog);
               dialog.destroy();
             });
-            api.addDependent(dialog);
+            // bound to the new entity before it joins the page, so no field ever resolves against the page
+            dialog.setBindingContext(context);
             // the fields follow the page's "ui" model; inside the dialog the page is in create mode
             var ui = api.getModel("ui");
             dialog.setModel(new JSONModel(Object.assign({}, ui && ui.getData(), { isEditable: true, createMode: true })), "ui");
-            dialog.setBindingContext(context);
+            api.addDependent(dialog);
             dialog.open();
           });
       }).then(function (created) {

@@ -12,9 +12,11 @@ export interface ProvisioningSettings {
   expiryScanIntervalMs: number
   /** fetch a token with every new key right after it is created */
   verifyAfterCreate: boolean
+  /** how long a rotated key stays after its successor works */
+  rotationOverlapMs: number
 }
 
-const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h' }
+const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h' }
 
 function ms(value: unknown, fallback: string): number {
   const v = value ?? fallback
@@ -37,6 +39,7 @@ export function settings(): ProvisioningSettings {
     retryMaxMs: ms(c.retryMax, DEFAULTS.retryMax),
     expiryWarnDays: typeof c.expiryWarnDays === 'number' ? c.expiryWarnDays : 30,
     expiryScanIntervalMs: ms(c.expiryScanInterval, DEFAULTS.expiryScanInterval),
-    verifyAfterCreate: c.verifyAfterCreate !== false
+    verifyAfterCreate: c.verifyAfterCreate !== false,
+    rotationOverlapMs: ms(c.rotationOverlap, DEFAULTS.rotationOverlap)
   }
 }

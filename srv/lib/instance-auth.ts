@@ -36,6 +36,12 @@ export function guardInstanceAccess(srv: Service) {
     if (isPrivileged(req)) return
     const entity = target(req)
     if (!restrictsWithCondition(entity, req.event)) return
+    if (req.event === 'UPDATE') {
+      // the row addressed by the request, as it is now
+      const k = keyElement(entity)
+      if (k && !(await srv.run(SELECT.one.from(req.subject).columns(k)))) req.reject(403)
+      return
+    }
     const key = keyOf(entity, isRow(result) ? { ...(req.data as Row), ...result } : (req.data as Row))
     if (key === undefined) return
     if (!(await readable(srv, entity, [key])).has(key)) req.reject(403)

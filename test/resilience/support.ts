@@ -71,9 +71,14 @@ function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv 
   return env
 }
 
+const opened = new Set<string>()
+
+/** test-output/resilience/<name>.log: written afresh by each jest run, appended to by restarts. */
 function openLog(name: string): WriteStream {
   mkdirSync(LOG_DIR, { recursive: true })
-  return createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' })
+  const flags = opened.has(name) ? 'a' : 'w'
+  opened.add(name)
+  return createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags })
 }
 
 /**
@@ -264,6 +269,8 @@ export interface AppConfig {
   provisioning?: Record<string, unknown>
   /** cds.requires.queue on top of package.json's */
   queue?: Record<string, unknown>
+  /** more of cds.requires['service-manager'] (e.g. `limits`) */
+  serviceManager?: Record<string, unknown>
 }
 
 /** The cds configuration of an app child process, as CDS_CONFIG (JSON). */
@@ -271,7 +278,7 @@ export function cdsConfig(cfg: AppConfig): string {
   return JSON.stringify({
     requires: {
       db: cfg.db,
-      'service-manager': { kind: 'credentials', subaccounts: cfg.emulator.credentials() },
+      'service-manager': { ...(cfg.serviceManager ?? {}), kind: 'credentials', subaccounts: cfg.emulator.credentials() },
       ...(cfg.queue ? { queue: cfg.queue } : {})
     },
     provisioning: { expiryScanInterval: '1h', ...(cfg.provisioning ?? {}) },

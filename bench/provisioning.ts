@@ -1,0 +1,240 @@
+/**
+ * Benchmark a: provisioning N instance + key pairs through the real app (child process, OData over HTTP)
+ * against the SM emulator (in this process) with realistic operation latency and SM's rate limits, both
+ * on the emulator and in the app's throttle.
+ *
+ * Time is scaled by K to keep the run short: every limit runs at K x SM's (50/min -> 50*K/min, windows
+ * stay one minute) and operations take operationMs/K. The figures are ratios to what the limits allow at
+ * that scale, so they do not depend on K much:
+ *   wall time / ideal bound   (goal <= 1.1)
+ *   SM calls per key          (goal <= 6; every call the emulator received, tokens and polls included)
+ * Ideal bound = the binding limit (the last call of the most constrained level may start only when its
+ * window lets it) + the latency tail that no limit removes (one operation + three request latencies:
+ * the POST answer, the poll that sees it done, the key creation). It is given two ways: with SM's
+ * sliding one-minute window (the first K*50 creates may go at once) and as a plain rate (N / (50*K/min)).
+ */
+import { startEmulator, type Emulator, type RecordedCall } from '../emulator'
+import { API, ADMIN_AUTH, block, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
+
+/** Subaccount "ACME Integration (eu10)" of the sample data and its entitled plan xsuaa/application. */
+const SUBACCOUNT = '0c7a51f2-3b6d-4e8a-9f10-2d4c6e8a0b11'
+const PLAN = 'f144ebdf-e1f3-5813-acca-d3353ea7d7d0'
+const MINUTE = 60_000
+
+export interface ProvisioningOptions {
+  pairs: number
+  scale: number
+  /** operation duration before scaling (default 2000 ms, i.e. 2000/K ms in the run) */
+  operationMs: number
+  requestLatencyMs: number
+  /** parallel OData clients submitting the pairs */
+  clients: number
+  /** cds.requires.queue overrides, e.g. { chunkSize: 50 } */
+  queue?: Record<string, unknown>
+  /** cds.provisioning overrides, e.g. { pollMax: '2s' } */
+  provisioning?: Record<string, unknown>
+  label?: string
+}
+
+export interface ProvisioningResult {
+  label: string
+  wallMs: number
+  idealSlidingMs: number
+  idealRateMs: number
+  callsPerKey: number
+  rateLimited: number
+  failed: number
+}
+
+const SM_LIMITS = {
+  all: { perMinute: 1000, perHour: 10000 },
+  bindings: { perMinute: 600, perHour: 6000 },
+  offerings: { perMinute: 100, perHour: 1000 },
+  plans: { perMinute: 100, perHour: 1000 },
+  instanceCreates: { perMinute: 50 },
+  instanceUpdates: { perMinute: 600, perHour: 6000 }
+}
+
+type Level = keyof typeof SM_LIMITS
+
+function scaledLimits(k: number): Record<Level, { perMinute: number; perHour?: number }> {
+  const out = {} as Record<Level, { perMinute: number; perHour?: number }>
+  for (const [level, l] of Object.entries(SM_LIMITS) as Array<[Level, { perMinute: number; perHour?: number }]>) {
+    out[level] = { perMinute: Math.round(l.perMinute * k), ...(l.perHour ? { perHour: Math.round(l.perHour * k) } : {}) }
+  }
+  return out
+}
+
+/** Start of the last of `need` calls under `limit` per sliding minute, and as a plain rate. */
+function bounds(need: number, limit: number) {
+  return { sliding: Math.floor((need - 1) / limit) * MINUTE, rate: (need / limit) * MINUTE }
+}
+
+type Kind = string
+function kindOf(c: RecordedCall, smClients: Set<string>): Kind {
+  if (c.path.endsWith('/oauth/token')) return smClients.has(String(c.body?.client_id ?? '')) ? 'token (SM client)' : 'token (key verification)'
+  if (c.method === 'POST' && c.path === '/v1/service_instances') return 'POST instance'
+  if (c.method === 'GET' && /^\/v1\/service_instances\/[^/]+\/operations\//.test(c.path)) return 'GET instance operation'
+  if (c.method === 'POST' && c.path === '/v1/service_bindings') return 'POST binding'
+  if (c.method === 'GET' && /^\/v1\/service_bindings\/[^/]+$/.test(c.path)) return 'GET binding'
+  if (c.method === 'GET' && /^\/v1\/service_bindings\/[^/]+\/operations\//.test(c.path)) return 'GET binding operation'
+  if (c.method === 'GET' && /^\/v1\/service_(instances|bindings)$/.test(c.path)) return 'GET list (lookup)'
+  return `${c.method} ${c.path.replace(/[0-9a-f-]{36}/g, '{id}')}`
+}
+
+async function count(app: AppProcess, query: string): Promise<number> {
+  const res = await request('GET', `${app.url}${API}/${query}&$count=true&$top=0`, undefined, { Authorization: ADMIN_AUTH })
+  if (res.status !== 200) throw new Error(`${query}: ${res.status} ${JSON.stringify(res.data).slice(0, 300)}`)
+  return res.data['@odata.count'] as number
+}
+
+/** All rows of a query, page by page (the server pages at 1000). */
+async function all(app: AppProcess, query: string): Promise<any[]> {
+  const rows: any[] = []
+  for (let skip = 0; ; skip += 1000) {
+    const res = await request('GET', `${app.url}${API}/${query}&$top=1000&$skip=${skip}`, undefined, { Authorization: ADMIN_AUTH })
+    if (res.status !== 200) throw new Error(`${query}: ${res.status}`)
+    rows.push(...res.data.value)
+    if (res.data.value.length < 1000) return rows
+  }
+}
+
+export async function provisioningBench(o: ProvisioningOptions): Promise<ProvisioningResult> {
+  const k = o.scale
+  const operationMs = Math.round(o.operationMs / k)
+  const limits = scaledLimits(k)
+  const label = o.label ?? `chunkSize ${o.queue?.chunkSize ?? 10}`
+  const emu: Emulator = await startEmulator({
+    operationMs,
+    requestLatencyMs: o.requestLatencyMs,
+    rateLimit: {
+      perMinute: limits.all.perMinute,
+      instanceCreatesPerMinute: limits.instanceCreates.perMinute,
+      bindingsPerMinute: limits.bindings.perMinute
+    }
+  })
+  const subaccounts = Object.fromEntries(
+    emu.tenants.map(t => [t.subaccountId, { sm_url: emu.url, url: emu.url, clientid: t.clientid, clientsecret: t.clientsecret }])
+  )
+  const smClients = new Set(emu.tenants.map(t => t.clientid))
+  const queue = { ...(o.queue ?? {}) }
+  const app = await startApp({
+    requires: {
+      'service-manager': { kind: 'credentials', subaccounts, limits },
+      ...(Object.keys(queue).length ? { queue } : {}),
+      messaging: { kind: 'local-messaging' }
+    },
+    provisioning: { expiryScanInterval: '24h', ...(o.provisioning ?? {}) },
+    log: { levels: { cds: 'warn', odata: 'warn', orchestrator: 'error', queue: 'warn', 'persistent-queue': 'warn', 'service-manager': 'warn' } }
+  })
+  const auth = { Authorization: ADMIN_AUTH }
+  try {
+    // warm up the OData paths (no SM call: nothing may use up the rate limits before the run)
+    for (const q of ['ServicePlans?$top=1', 'ServiceInstances?$top=1', 'ServiceKeys?$top=1', 'Operations?$top=1']) {
+      const res = await request('GET', `${app.url}${API}/${q}`, undefined, auth)
+      if (res.status !== 200) throw new Error(`warm-up ${q}: ${res.status}`)
+    }
+    const plan = await request('GET', `${app.url}${API}/ServicePlans(${PLAN})`, undefined, auth)
+    if (plan.status !== 200 || plan.data.subaccount_ID !== SUBACCOUNT) throw new Error(`plan ${PLAN} is not in the sample data`)
+
+    const from = emu.calls.length
+    const t0 = Date.now()
+    await pool(o.pairs, o.clients, async i => {
+      const name = `bench-${String(i).padStart(5, '0')}`
+      const inst = await request('POST', `${app.url}${API}/ServiceInstances`, { subaccount_ID: SUBACCOUNT, plan_ID: PLAN, name }, auth)
+      if (inst.status !== 201) throw new Error(`create instance ${name}: ${inst.status} ${JSON.stringify(inst.data).slice(0, 300)}`)
+      const key = await request('POST', `${app.url}${API}/ServiceKeys`, { instance_ID: inst.data.ID, name: `${name}-key` }, auth)
+      if (key.status !== 201) throw new Error(`create key ${name}: ${key.status} ${JSON.stringify(key.data).slice(0, 300)}`)
+    })
+    const submittedMs = Date.now() - t0
+
+    const slidingCreates = bounds(o.pairs, limits.instanceCreates.perMinute)
+    const slidingAll = bounds(3 * o.pairs, limits.all.perMinute)
+    const slidingBindings = bounds(o.pairs, limits.bindings.perMinute)
+    const tailMs = operationMs + 3 * o.requestLatencyMs
+    const idealSlidingMs = Math.max(slidingCreates.sliding, slidingAll.sliding, slidingBindings.sliding) + tailMs
+    const idealRateMs = Math.max(slidingCreates.rate, slidingAll.rate, slidingBindings.rate) + tailMs
+
+    // all keys Ready (or Failed): the wall time
+    const deadline = t0 + 3 * idealRateMs + 180_000
+    let done = 0
+    let progress = Date.now()
+    while (done < o.pairs) {
+      if (Date.now() > deadline) throw new Error(`only ${done} of ${o.pairs} keys finished by the deadline`)
+      await sleep(200)
+      done = await count(app, `ServiceKeys?$filter=state_code eq 'Ready' or state_code eq 'Failed'`)
+      if (Date.now() - progress > 15_000) {
+        progress = Date.now()
+        console.log(`  ... ${secs(Date.now() - t0)}: ${done}/${o.pairs} keys finished`)
+      }
+    }
+    const wallMs = Date.now() - t0
+    // let the verification token fetches of the last keys happen, so that every call is counted
+    for (let i = 0; i < 100 && (await count(app, `ServiceKeys?$filter=verifiedAt eq null`)) > 0; i++) await sleep(200)
+    await sleep(500)
+
+    const calls = emu.calls.slice(from)
+    const byKind = new Map<string, number>()
+    for (const c of calls) byKind.set(kindOf(c, smClients), (byKind.get(kindOf(c, smClients)) ?? 0) + 1)
+    const rateLimited = calls.filter(c => c.status === 429).length
+    const failedKeys = await count(app, `ServiceKeys?$filter=state_code eq 'Failed'`)
+    const failedInstances = await count(app, `ServiceInstances?$filter=state_code eq 'Failed'`)
+    const keys = o.pairs - failedKeys
+
+    // where the time went
+    const creates = calls.filter(c => c.method === 'POST' && c.path === '/v1/service_instances' && c.status !== 429)
+    const perWindow: number[] = []
+    for (const c of creates) {
+      const w = Math.floor((c.at - creates[0].at) / MINUTE)
+      perWindow[w] = (perWindow[w] ?? 0) + 1
+    }
+    const ops = await all(app, `Operations?$filter=type eq 'create'&$select=instance_ID,serviceKey_ID,targetType,finishedAt,createdAt`)
+    const instDone = new Map<string, number>()
+    for (const op of ops) if (op.targetType === 'instance' && op.finishedAt) instDone.set(op.instance_ID, Date.parse(op.finishedAt))
+    const keyLag: number[] = []
+    let lastInstanceReady = 0
+    for (const t of instDone.values()) lastInstanceReady = Math.max(lastInstanceReady, t)
+    for (const op of ops) {
+      if (op.targetType !== 'serviceKey' || !op.finishedAt) continue
+      const inst = instDone.get(op.instance_ID)
+      if (inst) keyLag.push(Date.parse(op.finishedAt) - inst)
+    }
+    const withinWindow = creates.filter(c => c.at - creates[0].at < MINUTE)
+    const firstWindowPush = withinWindow.length ? withinWindow.at(-1)!.at - withinWindow[0].at : NaN
+    const rssNow = rss(app.pid)
+
+    block(`provisioning (${label}): inputs`, [
+      ['pairs (instance + key)', o.pairs],
+      ['time scale K', k],
+      ['limits (K x SM)', `all ${limits.all.perMinute}/min, instance creates ${limits.instanceCreates.perMinute}/min, bindings ${limits.bindings.perMinute}/min (emulator and app throttle)`],
+      ['operation duration', `${operationMs} ms (${o.operationMs} ms / K)`],
+      ['request latency', `${o.requestLatencyMs} ms per SM call`],
+      ['OData clients', o.clients],
+      ['queue', JSON.stringify({ chunkSize: 10, ...queue })],
+      ['provisioning', JSON.stringify(o.provisioning ?? {})]
+    ])
+    block(`provisioning (${label}): figures`, [
+      ['wall time (first POST -> all keys Ready)', secs(wallMs)],
+      ['all pairs submitted (OData POSTs answered)', secs(submittedMs)],
+      ['ideal bound, sliding minute', `${secs(idealSlidingMs)} (last create at ${secs(slidingCreates.sliding)} + tail ${tailMs} ms)`],
+      ['ideal bound, plain rate', `${secs(idealRateMs)} (${o.pairs} creates at ${limits.instanceCreates.perMinute}/min + tail)`],
+      ['wall / ideal (sliding minute)', fmt(wallMs / idealSlidingMs)],
+      ['wall / ideal (plain rate)', fmt(wallMs / idealRateMs)],
+      ['SM calls (emulator received)', calls.length],
+      ['SM calls per key', fmt(calls.length / Math.max(1, keys))],
+      ...[...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]): [string, string] => [`  ${kind}`, `${n} (${fmt(n / Math.max(1, keys))}/key)`]),
+      ['429 answered by the emulator', rateLimited],
+      ['failed instances / keys', `${failedInstances} / ${failedKeys}`],
+      ['instance creates per minute window', perWindow.map(n => n ?? 0).join(', ')],
+      ['first window: its creates took', secs(firstWindowPush)],
+      ['last create at SM (after first POST)', secs((creates.at(-1)?.at ?? NaN) - t0)],
+      ['last instance Ready', secs(lastInstanceReady - t0)],
+      ['key Ready after its instance: p50 / p99 / max', `${secs(percentile(keyLag, 50))} / ${secs(percentile(keyLag, 99))} / ${secs(Math.max(...keyLag))}`],
+      ['app RSS now / peak', `${fmt(rssNow.nowMiB, 0)} / ${fmt(rssNow.peakMiB, 0)} MiB`]
+    ])
+    return { label, wallMs, idealSlidingMs, idealRateMs, callsPerKey: calls.length / Math.max(1, keys), rateLimited, failed: failedKeys + failedInstances }
+  } finally {
+    await app.stop()
+    await emu.close()
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * npm run bench [-- options]
+ *
+ *   --only provisioning|list   run one benchmark (default both)
+ *   provisioning (a):
+ *   --pairs N          instance + key pairs (default 1000)
+ *   --scale K          limits at K x SM's, operations 1/K as long (default 10)
+ *   --operation-ms MS  SM operation duration before scaling (default 2000)
+ *   --latency-ms MS    emulator latency per request (default 20)
+ *   --clients N        parallel OData clients submitting pairs (default 16)
+ *   --chunk-size N     cds.requires.queue.chunkSize of the app (default: the app's, 10)
+ *   --compare-chunk N  also run with this chunkSize, to compare (default 50; 0 = no second run)
+ *   list query (b):
+ *   --keys N           service keys in the database (default 100000)
+ *   --concurrency N    parallel clients (default 8)
+ *   --seconds S        measuring time per service and round (default 5)
+ *   --rounds N         alternating rounds per service (default 3)
+ *
+ * Prints the inputs, the figures and a summary of ratios; asserts nothing.
+ */
+import { args, block, fmt, num } from './lib'
+import { provisioningBench, type ProvisioningResult } from './provisioning'
+import { listQueryBench, type ListQueryResult } from './list-query'
+
+async function main() {
+  const a = args()
+  const only = a.only
+  const provisioning: ProvisioningResult[] = []
+  let list: ListQueryResult | undefined
+
+  if (!only || only === 'provisioning') {
+    const base = {
+      pairs: num(a, 'pairs', 1000),
+      scale: num(a, 'scale', 10),
+      operationMs: num(a, 'operation-ms', 2000),
+      requestLatencyMs: num(a, 'latency-ms', 20),
+      clients: num(a, 'clients', 16)
+    }
+    const chunk = a['chunk-size'] ? { chunkSize: num(a, 'chunk-size', 10) } : undefined
+    provisioning.push(await provisioningBench({ ...base, queue: chunk, label: `chunkSize ${chunk?.chunkSize ?? 10}` }))
+    const compare = num(a, 'compare-chunk', 50)
+    if (compare > 0 && compare !== (chunk?.chunkSize ?? 10)) {
+      provisioning.push(await provisioningBench({ ...base, queue: { chunkSize: compare }, label: `chunkSize ${compare}` }))
+    }
+  }
+  if (!only || only === 'list') {
+    list = await listQueryBench({
+      keys: num(a, 'keys', 100_000),
+      concurrency: num(a, 'concurrency', 8),
+      seconds: num(a, 'seconds', 5),
+      rounds: num(a, 'rounds', 3)
+    })
+  }
+
+  const rows: Array<[string, string]> = []
+  for (const p of provisioning) {
+    rows.push([`provisioning (${p.label}): wall / ideal, sliding minute (goal <= 1.1)`, fmt(p.wallMs / p.idealSlidingMs)])
+    rows.push([`provisioning (${p.label}): wall / ideal, plain rate`, fmt(p.wallMs / p.idealRateMs)])
+    rows.push([`provisioning (${p.label}): SM calls per key (goal <= 6)`, fmt(p.callsPerKey)])
+    rows.push([`provisioning (${p.label}): 429s / failed`, `${p.rateLimited} / ${p.failed}`])
+  }
+  if (list) {
+    rows.push(['list query: throughput ours / bare (goal >= 0.9)', fmt(list.ratio)])
+    rows.push(['list query: requests/s ours / bare', `${fmt(list.ours.rps, 1)} / ${fmt(list.bare.rps, 1)}`])
+    rows.push(['list query: p99 latency ours / bare', `${fmt(list.ours.p99, 1)} / ${fmt(list.bare.p99, 1)} ms`])
+    rows.push(['list query: server peak RSS', `${fmt(list.peakRssMiB, 0)} MiB`])
+  }
+  block('SUMMARY', rows)
+}
+
+main().then(
+  () => process.exit(0),
+  e => {
+    console.error(e)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,155 @@
+/**
+ * Several app instances on one database: two app processes on one PostgreSQL database (the queue's database
+ * locking is what keeps them from running the same step twice) and one shared standalone emulator.
+ * 200 concurrent creates spread over both; every record must end Ready with exactly one SM instance, no
+ * POST may be sent twice for one record, and both processes must have done part of the work.
+ *
+ * PostgreSQL comes from scripts/ensure-postgres.sh (starts or installs it when nothing listens on
+ * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
+ */
+import path from 'node:path'
+import { PLANS, SUB1 } from '../helpers'
+import {
+  AppProcess,
+  EmulatorProcess,
+  INSTANCES,
+  ROOT,
+  deploy,
+  recordOf,
+  run,
+  sleep,
+  stopAll,
+  type AppConfig,
+  type Answer
+} from './support'
+
+const COUNT = 200
+const DATABASE = `skm_multi_${process.pid}`
+const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? 'postgres',
+  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
+}
+
+let emu: EmulatorProcess
+let apps: AppProcess[] = []
+let databaseCreated = false
+
+jest.setTimeout(180_000)
+
+beforeAll(async () => {
+  // installing PostgreSQL (first run on a bare machine) may take a few minutes
+  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
+  databaseCreated = true
+  emu = await EmulatorProcess.start('multi-emulator', { operationMs: 300 })
+  const cfg: AppConfig = {
+    db: {
+      kind: 'postgres',
+      credentials: { ...PG, database: DATABASE },
+      // each process takes up to 100 of the concurrent requests plus a chunk of steps: wait for a
+      // connection rather than fail after @cap-js/postgres's default acquire timeout of 1 s
+      pool: { max: 20, acquireTimeoutMillis: 30_000 }
+    },
+    emulator: emu,
+    // SM's limits stay on (50 instance creates per minute and process), with a 2-second "minute"
+    serviceManager: { limits: { minuteMs: 2_000 } },
+    // a step waits at most pollSlice for an SM operation (300 ms here), then reschedules itself: the next
+    // slice may well run in the other process
+    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' },
+    // parallel chunks of 20 steps per process; a claimed step is retaken only after 2 minutes
+    queue: { parallel: true, chunkSize: 20, timeout: '2m' }
+  }
+  await deploy(cfg)
+  apps = await Promise.all([AppProcess.start('multi-app-1', cfg), AppProcess.start('multi-app-2', cfg)])
+}, 15 * 60_000)
+
+afterAll(async () => {
+  await stopAll()
+  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+}, 60_000)
+
+async function countIn(app: AppProcess, filter: string): Promise<number> {
+  const res = await app.get(`/ServiceInstances?$filter=${encodeURIComponent(filter)}&$count=true&$top=0`)
+  if (res.status !== 200) throw new Error(`count failed: ${res.status} ${JSON.stringify(res.data)}`)
+  return res.data['@odata.count']
+}
+
+describe('two app processes on one PostgreSQL database', () => {
+  test(`${COUNT} concurrent creates over both: all Ready, one SM instance each, no POST twice, both did work`, async () => {
+    const names = Array.from({ length: COUNT }, (_, i) => `multi-${String(i).padStart(3, '0')}`)
+    const started = Date.now()
+    const answers: Answer[] = await Promise.all(
+      names.map((name, i) => apps[i % 2].post('/ServiceInstances', { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name }))
+    )
+    const rejected = answers.filter(a => a.status !== 201)
+    expect(rejected.map(a => `${a.status} ${JSON.stringify(a.data)}`)).toEqual([])
+    const ids = new Set(answers.map(a => a.data.ID as string))
+    expect(ids.size).toBe(COUNT)
+
+    // both processes see the same database: wait until every record has left Creating
+    const deadline = Date.now() + 150_000
+    let creating = COUNT
+    while (Date.now() < deadline) {
+      creating = await countIn(apps[Date.now() % 2], `state_code eq 'Creating'`)
+      if (creating === 0) break
+      await sleep(500)
+    }
+    const tookMs = Date.now() - started
+    expect({ creating, failed: await countIn(apps[0], `state_code eq 'Failed'`) }).toEqual({ creating: 0, failed: 0 })
+    expect(await countIn(apps[1], `state_code eq 'Ready'`)).toBe(COUNT)
+
+    const state = await emu.state()
+    // SM: exactly one instance per record, no name twice
+    const ours = state.instances.filter(i => ids.has(recordOf(i) ?? ''))
+    expect(ours).toHaveLength(COUNT)
+    expect(new Set(ours.map(i => i.name)).size).toBe(COUNT)
+    expect(new Set(ours.map(i => recordOf(i))).size).toBe(COUNT)
+    expect(state.instances.filter(i => i.name.startsWith('multi-'))).toHaveLength(COUNT)
+    expect(ours.every(i => i.ready)).toBe(true)
+
+    // the records point at them
+    const rows: { ID: string; smId: string }[] = (await apps[0].get(`/ServiceInstances?$select=ID,smId&$filter=startswith(name,'multi-')&$top=1000`)).data.value
+    const smIdOf = new Map(ours.map(i => [recordOf(i), i.id]))
+    expect(rows.filter(r => smIdOf.get(r.ID) !== r.smId)).toEqual([])
+
+    // no POST twice for one record (label skm_id), and no other retry either: every POST answered 202
+    const posts = state.calls.filter(c => c.method === 'POST' && c.path === INSTANCES)
+    const postsPerRecord = new Map<string, number>()
+    for (const c of posts) {
+      const rec = c.body?.labels?.skm_id?.[0] as string
+      postsPerRecord.set(rec, (postsPerRecord.get(rec) ?? 0) + 1)
+    }
+    expect([...postsPerRecord.entries()].filter(([, n]) => n > 1)).toEqual([])
+    expect(postsPerRecord.size).toBe(COUNT)
+    expect(posts.filter(c => c.status !== 202)).toEqual([])
+
+    // both processes did work: each has its own SM client (X-CorrelationID) for the subaccount
+    const perProcess = new Map<string, number>()
+    for (const c of posts) perProcess.set(String(c.correlationId), (perProcess.get(String(c.correlationId)) ?? 0) + 1)
+    const shares = [...perProcess.values()].sort((a, b) => a - b)
+    expect(shares).toHaveLength(2)
+    expect(shares[0]).toBeGreaterThan(0)
+    // the polls too, and steps changed hands: some operations were polled by both processes
+    const polls = state.calls.filter(c => c.method === 'GET' && /^\/v1\/service_instances\/[^/]+\/operations\//.test(c.path))
+    const pollersPerOp = new Map<string, Set<string>>()
+    for (const c of polls) {
+      const set = pollersPerOp.get(c.path) ?? new Set<string>()
+      set.add(String(c.correlationId))
+      pollersPerOp.set(c.path, set)
+    }
+    expect(new Set(polls.map(c => c.correlationId)).size).toBe(2)
+
+    // every operation succeeded at its first attempt
+    const ops = await apps[0].get(`/Operations?$filter=${encodeURIComponent(`type eq 'create' and targetType eq 'instance'`)}&$select=state_code,attempts&$top=1000`)
+    expect(ops.data.value).toHaveLength(COUNT)
+    expect(ops.data.value.filter((o: any) => o.state_code !== 'succeeded' || o.attempts !== 0)).toEqual([])
+
+    const handedOver = [...pollersPerOp.values()].filter(s => s.size > 1).length
+    console.log(
+      `${COUNT} instances Ready in ${tookMs} ms; POSTs per process: ${shares.join(' / ')}; ` +
+        `${polls.length} polls, ${handedOver} operations polled by both processes`
+    )
+  })
+})
