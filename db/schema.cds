@@ -221,7 +221,7 @@ entity OperationStates : CodeList {
  */
 entity Findings : cuid, managed {
   subaccount   : Association to Subaccounts;
-  kind         : String(20) enum {
+  category     : String(20) enum {
     orphan;
     vanished;
     stuck;

@@ -7,39 +7,10 @@
  */
 import { X509Certificate, generateKeyPair, randomBytes, webcrypto, type KeyObject } from 'node:crypto'
 import type * as PeculiarX509 from '@peculiar/x509'
+import { loadPeculiarX509 } from '../srv/lib/certificates'
 
-type PeculiarX509Module = typeof PeculiarX509
-let peculiar: PeculiarX509Module | undefined
-
-/**
- * @peculiar/x509 (through tsyringe) refuses to load without a Reflect metadata polyfill. Load
- * reflect-metadata when available; otherwise shim getMetadata/getOwnMetadata only for the duration of
- * the synchronous require (metadata is read at class definition time only) and remove the shim again.
- */
-export function x509Lib(): PeculiarX509Module {
-  if (peculiar) return peculiar
-  const reflect = Reflect as unknown as Record<string, unknown>
-  if (typeof reflect.getMetadata !== 'function') {
-    try {
-      require('reflect-metadata')
-    } catch {
-      /* not installed: temporary shim below */
-    }
-  }
-  const patched: string[] = []
-  for (const fn of ['getMetadata', 'getOwnMetadata']) {
-    if (typeof reflect[fn] !== 'function') {
-      reflect[fn] = () => undefined
-      patched.push(fn)
-    }
-  }
-  try {
-    peculiar = require('@peculiar/x509') as PeculiarX509Module
-  } finally {
-    for (const fn of patched) delete reflect[fn]
-  }
-  return peculiar
-}
+/** @peculiar/x509, loaded the one way the project loads it (with the Reflect metadata API it needs). */
+const x509Lib = loadPeculiarX509
 
 const cryptoImpl = webcrypto as unknown as Crypto
 const DAY_MS = 24 * 60 * 60 * 1000

@@ -18,7 +18,7 @@ const recordIdOf = (o: { labels?: Record<string, string[]> }) =>
   o.labels?.[LABEL_MANAGED_BY]?.includes(MANAGED_BY) ? o.labels?.[LABEL_RECORD]?.[0] : undefined
 
 interface Finding {
-  kind: 'orphan' | 'vanished' | 'stuck' | 'unmanaged'
+  category: 'orphan' | 'vanished' | 'stuck' | 'unmanaged'
   resourceType: 'instance' | 'binding'
   smId?: string
   name?: string
@@ -30,9 +30,9 @@ interface Finding {
 
 /**
  * Compares a subaccount's Service Manager with our records and records what is out of line as open
- * Findings (one per object and kind; findings already ignored are not reported again).
+ * Findings (one per object and category; findings already ignored are not reported again).
  */
-export async function sweepSubaccount(sub: Row): Promise<Record<Finding['kind'], number>> {
+export async function sweepSubaccount(sub: Row): Promise<Record<Finding['category'], number>> {
   const { ServiceInstances, ServiceKeys, Operations, Findings } = db()
   const sm = await clientFor(sub as { subaccountId: string })
   const [remoteInstances, remoteBindings] = await Promise.all([sm.listInstances(), sm.listBindings()])
@@ -47,11 +47,11 @@ export async function sweepSubaccount(sub: Row): Promise<Record<Finding['kind'],
   const inspect = (kind: 'instance' | 'binding', o: SMInstance | SMBinding, record: Row | undefined) => {
     const recordId = recordIdOf(o)
     const base = { resourceType: kind, smId: o.id, name: o.name, instanceSmId: (o as SMBinding).service_instance_id }
-    if (!recordId) findings.push({ kind: 'unmanaged', ...base, detail: `Not created by this service` })
-    else if (!record) findings.push({ kind: 'orphan', ...base, detail: `Carries our labels, but record ${recordId} is unknown` })
+    if (!recordId) findings.push({ category: 'unmanaged', ...base, detail: `Not created by this service` })
+    else if (!record) findings.push({ category: 'orphan', ...base, detail: `Carries our labels, but record ${recordId} is unknown` })
     else if (record.state_code === 'Deleted') {
       const ref = kind === 'instance' ? { instance_ID: record.ID } : { serviceKey_ID: record.ID }
-      findings.push({ kind: 'orphan', ...base, ...ref, detail: `Our record says Deleted, but the object still exists` })
+      findings.push({ category: 'orphan', ...base, ...ref, detail: `Our record says Deleted, but the object still exists` })
     }
   }
   for (const o of remoteInstances) inspect('instance', o, instanceById.get(recordIdOf(o) ?? ''))
@@ -60,10 +60,10 @@ export async function sweepSubaccount(sub: Row): Promise<Record<Finding['kind'],
   // records whose object is gone
   for (const i of instances)
     if (i.state_code === 'Ready' && i.smId && !remoteInstanceIds.has(i.smId))
-      findings.push({ kind: 'vanished', resourceType: 'instance', smId: i.smId, name: i.name, instance_ID: i.ID, detail: 'The instance no longer exists in Service Manager' })
+      findings.push({ category: 'vanished', resourceType: 'instance', smId: i.smId, name: i.name, instance_ID: i.ID, detail: 'The instance no longer exists in Service Manager' })
   for (const k of keys)
     if (k.state_code === 'Ready' && k.smId && !remoteBindingIds.has(k.smId))
-      findings.push({ kind: 'vanished', resourceType: 'binding', smId: k.smId, name: k.name, serviceKey_ID: k.ID, detail: 'The key no longer exists in Service Manager' })
+      findings.push({ category: 'vanished', resourceType: 'binding', smId: k.smId, name: k.name, serviceKey_ID: k.ID, detail: 'The key no longer exists in Service Manager' })
 
   // records stuck in a transitional state
   const transitional = [...instances.map(r => ['instance', r] as const), ...keys.map(r => ['binding', r] as const)].filter(
@@ -75,14 +75,14 @@ export async function sweepSubaccount(sub: Row): Promise<Record<Finding['kind'],
     const finished = op && (op.state_code === 'succeeded' || op.state_code === 'failed')
     if (!op || finished || Date.now() - lastMove > STUCK_AFTER_MS) {
       const ref = kind === 'instance' ? { instance_ID: r.ID } : { serviceKey_ID: r.ID }
-      findings.push({ kind: 'stuck', resourceType: kind, smId: r.smId, name: r.name, ...ref, detail: `${r.state_code} since ${new Date(lastMove).toISOString()}` })
+      findings.push({ category: 'stuck', resourceType: kind, smId: r.smId, name: r.name, ...ref, detail: `${r.state_code} since ${new Date(lastMove).toISOString()}` })
     }
   }
 
   const counts = { orphan: 0, vanished: 0, stuck: 0, unmanaged: 0 }
   for (const f of findings) {
-    counts[f.kind]++
-    const same = await SELECT.one.from(Findings).where({ subaccount_ID: sub.ID, kind: f.kind, smId: f.smId ?? null, instance_ID: f.instance_ID ?? null, serviceKey_ID: f.serviceKey_ID ?? null })
+    counts[f.category]++
+    const same = await SELECT.one.from(Findings).where({ subaccount_ID: sub.ID, category: f.category, smId: f.smId ?? null, instance_ID: f.instance_ID ?? null, serviceKey_ID: f.serviceKey_ID ?? null })
     if (same && (same.status === 'open' || same.status === 'ignored')) continue
     await INSERT.into(Findings).entries({ ID: cds.utils.uuid(), subaccount_ID: sub.ID, status: 'open', ...f })
   }
@@ -103,7 +103,7 @@ export async function adoptFinding(finding: Row, req: Request) {
   if (finding.status !== 'open') return req.reject({ status: 422, message: 'FINDING_CLOSED', args: [finding.status] })
   const sm = await smFor(finding)
 
-  if (finding.kind === 'stuck') {
+  if (finding.category === 'stuck') {
     const record = finding.instance_ID ? await SELECT.one.from(ServiceInstances, finding.instance_ID) : await SELECT.one.from(ServiceKeys, finding.serviceKey_ID)
     const remote = record?.smId ? (finding.instance_ID ? await sm.getInstance(record.smId) : await sm.getBinding(record.smId)) : undefined
     const entity = finding.instance_ID ? ServiceInstances : ServiceKeys
@@ -112,7 +112,7 @@ export async function adoptFinding(finding: Row, req: Request) {
     else await UPDATE(entity, record.ID).with({ state_code: 'Failed', lastError: 'Stuck; the object is not ready in Service Manager' })
     return UPDATE(Findings, finding.ID).with({ status: 'resolved' })
   }
-  if (finding.kind !== 'orphan' && finding.kind !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_ADOPTABLE', args: [finding.kind] })
+  if (finding.category !== 'orphan' && finding.category !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_ADOPTABLE', args: [finding.category] })
 
   if (finding.resourceType === 'instance') {
     const remote = await sm.getInstance(finding.smId)
@@ -170,12 +170,12 @@ function labelOps(labels: Record<string, string[]> | undefined, recordId: string
 export async function removeFinding(finding: Row, req: Request) {
   const { ServiceInstances, ServiceKeys, Findings } = db()
   if (finding.status !== 'open') return req.reject({ status: 422, message: 'FINDING_CLOSED', args: [finding.status] })
-  if (finding.kind === 'vanished') {
+  if (finding.category === 'vanished') {
     if (finding.instance_ID) await UPDATE(ServiceInstances, finding.instance_ID).with({ state_code: 'Deleted', lastError: 'Gone from Service Manager' })
     if (finding.serviceKey_ID) await UPDATE(ServiceKeys, finding.serviceKey_ID).with({ state_code: 'Deleted', lastError: 'Gone from Service Manager' })
     return UPDATE(Findings, finding.ID).with({ status: 'removed' })
   }
-  if (finding.kind !== 'orphan' && finding.kind !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_REMOVABLE', args: [finding.kind] })
+  if (finding.category !== 'orphan' && finding.category !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_REMOVABLE', args: [finding.category] })
   const sm = await smFor(finding)
   if (finding.resourceType === 'binding') {
     const res = await sm.deleteBinding(finding.smId, { async: false })

@@ -42,7 +42,7 @@ describe('orphan and drift sweep', () => {
     })
     const counts = await sweep()
     expect(counts.orphan).toBe(1)
-    const [finding] = await openFindings(`kind eq 'orphan' and smId eq '${orphan.id}'`)
+    const [finding] = await openFindings(`category eq 'orphan' and smId eq '${orphan.id}'`)
     expect(finding).toMatchObject({ resourceType: 'instance', name: 'left-behind', subaccount_ID: SUB1 })
     // a second sweep reports it again in the counts but records no duplicate finding
     await sweep()
@@ -60,7 +60,7 @@ describe('orphan and drift sweep', () => {
     const inst = await provision('revived')
     await UPDATE('btp.provisioning.ServiceInstances', inst.ID).with({ state_code: 'Deleted' })
     await sweep()
-    const [finding] = await openFindings(`kind eq 'orphan' and smId eq '${inst.smId}'`)
+    const [finding] = await openFindings(`category eq 'orphan' and smId eq '${inst.smId}'`)
     expect(finding.instance_ID).toBe(inst.ID)
     const adopted = await admin.post(`${API}/Findings(${finding.ID})/adopt`, {})
     expect(adopted.data.status).toBe('adopted')
@@ -72,7 +72,7 @@ describe('orphan and drift sweep', () => {
     const inst = await provision('vanishing')
     emu.remove('instance', inst.smId)
     await sweep()
-    const [finding] = await openFindings(`kind eq 'vanished' and instance_ID eq ${inst.ID}`)
+    const [finding] = await openFindings(`category eq 'vanished' and instance_ID eq ${inst.ID}`)
     expect(finding).toMatchObject({ resourceType: 'instance', smId: inst.smId })
     await admin.post(`${API}/Findings(${finding.ID})/remove`, {})
     expect((await admin.get(`${API}/ServiceInstances(${inst.ID})`)).data.state_code).toBe('Deleted')
@@ -82,7 +82,7 @@ describe('orphan and drift sweep', () => {
     const inst = await provision('stuck-one')
     await UPDATE('btp.provisioning.ServiceInstances', inst.ID).with({ state_code: 'Creating' }) // its create op already succeeded
     await sweep()
-    const [finding] = await openFindings(`kind eq 'stuck' and instance_ID eq ${inst.ID}`)
+    const [finding] = await openFindings(`category eq 'stuck' and instance_ID eq ${inst.ID}`)
     expect(finding.detail).toMatch(/^Creating since/)
     const resolved = await admin.post(`${API}/Findings(${finding.ID})/adopt`, {})
     expect(resolved.data.status).toBe('resolved')
@@ -96,8 +96,8 @@ describe('orphan and drift sweep', () => {
     const postsBefore = emu.calls.filter(c => c.method === 'POST' && c.path.startsWith('/v1/service_')).length
     const counts = await sweep()
     expect(counts.unmanaged).toBeGreaterThanOrEqual(2)
-    const [instFinding] = await openFindings(`kind eq 'unmanaged' and smId eq '${calm.id}'`)
-    const [keyFinding] = await openFindings(`kind eq 'unmanaged' and smId eq '${autoKey.id}'`)
+    const [instFinding] = await openFindings(`category eq 'unmanaged' and smId eq '${calm.id}'`)
+    const [keyFinding] = await openFindings(`category eq 'unmanaged' and smId eq '${autoKey.id}'`)
     expect(keyFinding).toMatchObject({ resourceType: 'binding', name: 'ABC_100_00', instanceSmId: calm.id })
 
     // the key first: its instance is not ours yet

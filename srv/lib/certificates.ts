@@ -87,41 +87,18 @@ export class CertificateInputError extends Error {
 // ---------------------------------------------------------------------------
 // @peculiar/x509 loading
 //
-// @peculiar/x509 uses tsyringe, which refuses to load unless a Reflect
-// metadata polyfill (reflect-metadata, core-js/full/reflect, ...) is present.
-// The project does not ship one. If none is installed we provide a no-op
-// getMetadata/getOwnMetadata only for the duration of the synchronous
-// require (tsyringe reads metadata at class definition time only, and
-// @peculiar/x509 emits none) and remove it again, so no global is left
-// modified.
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata API; the project ships the
+// reflect-metadata polyfill for it.
 // ---------------------------------------------------------------------------
 
 type PeculiarX509Module = typeof PeculiarX509
 let peculiar: PeculiarX509Module | undefined
 
-/** Returns @peculiar/x509, loading it safely even without a Reflect metadata polyfill. */
+/** Returns @peculiar/x509 with the Reflect metadata polyfill it needs loaded first. */
 export function loadPeculiarX509(): PeculiarX509Module {
   if (peculiar) return peculiar
-  const reflect = Reflect as unknown as Record<string, unknown>
-  if (typeof reflect.getMetadata !== 'function') {
-    try {
-      require('reflect-metadata')
-    } catch {
-      /* not installed: fall through to the temporary shim */
-    }
-  }
-  const patched: string[] = []
-  for (const fn of ['getMetadata', 'getOwnMetadata']) {
-    if (typeof reflect[fn] !== 'function') {
-      reflect[fn] = () => undefined
-      patched.push(fn)
-    }
-  }
-  try {
-    peculiar = require('@peculiar/x509') as PeculiarX509Module
-  } finally {
-    for (const fn of patched) delete reflect[fn]
-  }
+  require('reflect-metadata')
+  peculiar = require('@peculiar/x509') as PeculiarX509Module
   return peculiar
 }
 

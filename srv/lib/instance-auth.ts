@@ -25,7 +25,7 @@ export function guardInstanceAccess(srv: Service) {
   // run in parallel); registered last among them, this check runs after CAP's role and instance checks.
   const checkReferences = Object.assign(
     async (req: Request) => {
-      if (isPrivileged(req)) return
+      if (isPrivileged(req) || !req.target) return
       await assertReferencesReadable(srv, target(req), req)
     },
     { _initial: true }
@@ -33,7 +33,7 @@ export function guardInstanceAccess(srv: Service) {
   srv.before(['CREATE', 'UPSERT', 'UPDATE'], '*', checkReferences)
 
   srv.after(['CREATE', 'UPSERT', 'UPDATE'], '*', async (result: unknown, req: Request) => {
-    if (isPrivileged(req)) return
+    if (isPrivileged(req) || !req.target) return
     const entity = target(req)
     if (!restrictsWithCondition(entity, req.event)) return
     if (req.event === 'UPDATE') {
@@ -48,12 +48,12 @@ export function guardInstanceAccess(srv: Service) {
   })
 
   srv.before('READ', '*', (req: Request) => {
-    if (isPrivileged(req)) return
+    if (isPrivileged(req) || !req.target) return
     selectKeysOfRestrictedExpands(target(req), req.query?.SELECT?.columns as Column[] | undefined)
   })
 
   srv.after('READ', '*', async (rows: unknown, req: Request) => {
-    if (isPrivileged(req) || !Array.isArray(rows)) return
+    if (isPrivileged(req) || !req.target || !Array.isArray(rows)) return
     await pruneExpands(srv, target(req), rows as Row[], req.query?.SELECT?.columns as Column[] | undefined)
   })
 }
@@ -90,6 +90,8 @@ interface Column {
 }
 
 const guarded = new WeakSet<Service>()
+/** keys per visibility query */
+const CHUNK = 500
 const WRITE = new Set(['CREATE', 'UPSERT', 'UPDATE', 'DELETE'])
 
 function target(req: Request): Definition {
@@ -132,9 +134,14 @@ function keyOf(entity: Definition, row: Row): string | undefined {
 /** The keys among `keys` of rows of `entity` that the current user can read, asked through the service. */
 async function readable(srv: Service, entity: Definition, keys: string[]): Promise<Set<string>> {
   const k = keyElement(entity)
-  if (!k || !keys.length) return new Set()
-  const rows = (await srv.run(SELECT.from(entity.name).columns(k).where({ [k]: { in: [...new Set(keys)] } }))) as Row[]
-  return new Set(rows.map(r => String(r[k])))
+  const unique = [...new Set(keys)]
+  const result = new Set<string>()
+  if (!k) return result
+  for (let i = 0; i < unique.length; i += CHUNK) {
+    const rows = (await srv.run(SELECT.from(entity.name).columns(k).where({ [k]: { in: unique.slice(i, i + CHUNK) } }))) as Row[]
+    for (const r of rows) result.add(String(r[k]))
+  }
+  return result
 }
 
 async function exists(entity: Definition, key: string): Promise<boolean> {
