@@ -120,6 +120,13 @@ export function rss(pid: number): { peakMiB: number; nowMiB: number } {
   return { peakMiB: kb('VmHWM') / 1024, nowMiB: kb('VmRSS') / 1024 }
 }
 
+/** CPU seconds (user + system) a process has used so far (Linux /proc, clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 // ------------------------------------------------------------------------------------------- HTTP
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })

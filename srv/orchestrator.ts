@@ -334,6 +334,7 @@ export class Orchestrator extends cds.Service {
       if (!finished) return { retryInMs: this.pollDelay(op) }
       // the create operation succeeded: the instance is ready
       await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
+      await this.wakeKeysOf(inst.ID)
       return DONE
     }
     const remote = await sm.getInstance(inst.smId)
@@ -342,7 +343,28 @@ export class Orchestrator extends cds.Service {
     if (state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
     if (!remote.ready) return { retryInMs: this.pollDelay(op) }
     await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
+    await this.wakeKeysOf(inst.ID)
     return DONE
+  }
+
+  /**
+   * Keys requested together with their instance wait for it without polling: when the instance is Ready,
+   * their already queued step is moved to now (the same queue message, so a step never runs twice).
+   */
+  private async wakeKeysOf(instanceId: string) {
+    const { ServiceKeys } = db()
+    const woken = await inTx(async () => {
+      const waiting: Row[] = await SELECT.from(ServiceKeys).columns('lastOperation_ID').where({ instance_ID: instanceId, state_code: 'Creating' })
+      let count = 0
+      for (const { lastOperation_ID } of waiting) {
+        if (!lastOperation_ID) continue
+        count += (await UPDATE('cds.outbox.Messages')
+          .set({ timestamp: new Date().toISOString() })
+          .where`status is null and msg like ${`%"operation":"${lastOperation_ID}"%`}`) as unknown as number
+      }
+      return count
+    })
+    if (woken) this.resume()
   }
 
   private async deleteInstance(op: Row): Promise<Outcome> {
@@ -384,7 +406,8 @@ export class Orchestrator extends cds.Service {
     }
     const inst = await read('ServiceInstances', key.instance_ID)
     if (!inst) throw new StepFailed('The service instance no longer exists')
-    if (inst.state_code === 'Creating') return { retryInMs: this.pollDelay(op) } // one call: wait for the instance
+    // one call does the chore: wait for the instance (woken when it is Ready; the delay is the fallback)
+    if (inst.state_code === 'Creating') return { retryInMs: settings().pollMaxMs }
     if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
     const sm = await this.clientOf(inst.subaccount_ID)
 
