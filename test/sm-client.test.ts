@@ -621,8 +621,8 @@ describe('operations', () => {
     expect(gaps[1]).toBeGreaterThanOrEqual(75)
     expect(gaps[2]).toBeGreaterThanOrEqual(95)
     expect(gaps[3]).toBeGreaterThanOrEqual(95)
-    expect(gaps[3]).toBeLessThan(150)
-    expect(gaps[4]).toBeLessThan(150)
+    // capped: 100 + 100; uncapped the last two waits would be at least 320 + 640 (a wide margin for a busy machine)
+    expect(gaps[3] + gaps[4]).toBeLessThan(600)
   })
 
   test('getOperation returns the operation document', async () => {
@@ -704,7 +704,7 @@ describe('operations', () => {
     expect(e.retryable).toBe(true)
     expect(e.path).toBe(LOC)
     expect(elapsed).toBeGreaterThanOrEqual(290)
-    expect(elapsed).toBeLessThan(1500)
+    expect(elapsed).toBeLessThan(5000) // stops at the deadline, not much later (generous for a busy machine)
     expect(smCalls.length).toBeGreaterThanOrEqual(4)
   })
 
