@@ -365,6 +365,7 @@ describe('$expand and navigation respect the Subaccount attribute', () => {
     expect(await ids('viewer', '$expand=keys($select=name)')).toEqual([inReach, outOfReach].sort())
     expect(await ids('viewer-eu10', '$expand=keys($select=name)')).toEqual([inReach])
     expect(await ids('viewer-eu10', '$expand=keys')).toEqual([inReach])
+    expect(await ids('viewer-eu10', '$expand=*')).toEqual([inReach])
     const nested = await viewer().get(`${API}/Certificates?$filter=ID eq ${certId}&$expand=keys($expand=instance($select=name))`)
     expect(nested.data.value[0].keys.map((k: { ID: string }) => k.ID)).toEqual([inReach])
     const nav = await viewer().get(`${API}/Certificates(${certId})/keys`)

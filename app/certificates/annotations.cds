@@ -17,20 +17,43 @@ annotate service.Certificates with @(
     clientAuth
   ],
   UI.LineItem            : [
-    {Value: name},
-    {Value: subject},
-    {Value: issuer},
     {
-      Value      : notAfter,
-      Criticality: expiry.criticality
+      Value                 : name,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '12rem'}
     },
     {
-      Value      : expiry_code,
-      Criticality: expiry.criticality
+      Value                 : subject,
+      ![@HTML5.CssDefaults]: {width: '14rem'}
     },
-    {Value: daysLeft},
-    {Value: keyAlgorithm},
-    {Value: clientAuth}
+    {
+      Value                 : issuer,
+      ![@HTML5.CssDefaults]: {width: '14rem'}
+    },
+    {
+      Value                 : notAfter,
+      Criticality           : expiry.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '11rem'}
+    },
+    {
+      Value                 : expiry_code,
+      Criticality           : expiry.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '7rem'}
+    },
+    {
+      Value                 : daysLeft,
+      ![@HTML5.CssDefaults]: {width: '6rem'}
+    },
+    {
+      Value                 : keyAlgorithm,
+      ![@HTML5.CssDefaults]: {width: '7rem'}
+    },
+    {
+      Value                 : clientAuth,
+      ![@HTML5.CssDefaults]: {width: '7rem'}
+    }
   ],
   UI.PresentationVariant : {
     SortOrder      : [{Property: notAfter}],

@@ -17,16 +17,39 @@ annotate service.ServiceInstances with @(
     state_code
   ],
   UI.LineItem                    : [
-    {Value: name},
-    {Value: subaccount_ID},
-    {Value: offering_ID},
-    {Value: plan_ID},
-    {Value: environment},
     {
-      Value      : state_code,
-      Criticality: state.criticality
+      Value                 : name,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '14rem'}
     },
-    {Value: modifiedAt},
+    {
+      Value                 : subaccount_ID,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '14rem'}
+    },
+    {
+      Value                 : offering_ID,
+      ![@HTML5.CssDefaults]: {width: '12rem'}
+    },
+    {
+      Value                 : plan_ID,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '9rem'}
+    },
+    {
+      Value                 : environment,
+      ![@HTML5.CssDefaults]: {width: '8rem'}
+    },
+    {
+      Value                 : state_code,
+      Criticality           : state.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '8rem'}
+    },
+    {
+      Value                 : modifiedAt,
+      ![@HTML5.CssDefaults]: {width: '12rem'}
+    },
     {
       $Type : 'UI.DataFieldForAction',
       Action: 'ProvisioningService.refresh',

@@ -20,21 +20,41 @@ annotate service.ServiceKeys with @(
     expiresAt
   ],
   UI.LineItem              : [
-    {Value: name},
-    {Value: instance_ID},
-    {Value: credentialType},
     {
-      Value      : state_code,
-      Criticality: state.criticality
+      Value                 : name,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '12rem'}
     },
     {
-      Value      : verification_code,
-      Criticality: verification.criticality
+      Value                 : instance_ID,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '12rem'}
     },
-    {Value: verifiedAt},
     {
-      Value      : expiresAt,
-      Criticality: expiry.criticality
+      Value                 : credentialType,
+      ![@HTML5.CssDefaults]: {width: '9rem'}
+    },
+    {
+      Value                 : state_code,
+      Criticality           : state.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '7rem'}
+    },
+    {
+      Value                 : verification_code,
+      Criticality           : verification.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '7rem'}
+    },
+    {
+      Value                 : verifiedAt,
+      ![@HTML5.CssDefaults]: {width: '11rem'}
+    },
+    {
+      Value                 : expiresAt,
+      Criticality           : expiry.criticality,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '11rem'}
     },
     {
       $Type : 'UI.DataFieldForAction',

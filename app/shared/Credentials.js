@@ -15,19 +15,15 @@ sap.ui.define(
     }
 
     function show(api, credentials) {
+      var area = new TextArea({ editable: false, width: "100%", rows: 18 });
+      // set, not passed to the constructor: a JSON text there would be taken for a binding
+      area.setValue(credentials);
       var dialog = new Dialog({
         title: text(api, "credentialsTitle"),
         contentWidth: "44rem",
         resizable: true,
         draggable: true,
-        content: [
-          new TextArea({
-            value: credentials,
-            editable: false,
-            width: "100%",
-            rows: 18
-          }).addStyleClass("sapUiSmallMargin")
-        ],
+        content: [area],
         endButton: new Button({
           text: text(api, "close"),
           press: function () {
@@ -38,7 +34,7 @@ sap.ui.define(
           dialog.destroy();
         }
       });
-      dialog.addStyleClass("btpCredentialsDialog");
+      dialog.addStyleClass("btpCredentialsDialog sapUiContentPadding");
       api.addDependent(dialog);
       dialog.open();
     }
@@ -55,9 +51,13 @@ sap.ui.define(
         BusyIndicator.show(0);
         return operation
           .invoke()
+          .then(function () {
+            // requestObject, not getProperty: Fiori elements wraps the model's bindProperty
+            return operation.getBoundContext().requestObject();
+          })
           .then(
-            function () {
-              show(api, operation.getBoundContext().getProperty("value"));
+            function (result) {
+              show(api, result.value);
             },
             function (error) {
               MessageBox.error(error.message);

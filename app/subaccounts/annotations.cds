@@ -16,13 +16,37 @@ annotate service.Subaccounts with @(
     health
   ],
   UI.LineItem             : [
-    {Value: displayName},
-    {Value: subaccountId},
-    {Value: region},
-    {Value: subdomain},
-    {Value: globalAccount},
-    {Value: health},
-    {Value: catalogSyncedAt},
+    {
+      Value                 : displayName,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '14rem'}
+    },
+    {
+      Value                 : subaccountId,
+      ![@HTML5.CssDefaults]: {width: '20rem'}
+    },
+    {
+      Value                 : region,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '6rem'}
+    },
+    {
+      Value                 : subdomain,
+      ![@HTML5.CssDefaults]: {width: '10rem'}
+    },
+    {
+      Value                 : globalAccount,
+      ![@HTML5.CssDefaults]: {width: '10rem'}
+    },
+    {
+      Value                 : health,
+      ![@UI.Importance]     : #High,
+      ![@HTML5.CssDefaults]: {width: '6rem'}
+    },
+    {
+      Value                 : catalogSyncedAt,
+      ![@HTML5.CssDefaults]: {width: '11rem'}
+    },
     {
       $Type : 'UI.DataFieldForAction',
       Action: 'ProvisioningService.syncCatalog',

@@ -7,12 +7,14 @@
  * PostgreSQL comes from scripts/ensure-postgres.sh (starts or installs it when nothing listens on
  * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { PLANS, SUB1 } from '../helpers'
 import {
   AppProcess,
   EmulatorProcess,
   INSTANCES,
+  LOG_DIR,
   ROOT,
   deploy,
   recordOf,
@@ -83,6 +85,7 @@ describe('two app processes on one PostgreSQL database', () => {
     const answers: Answer[] = await Promise.all(
       names.map((name, i) => apps[i % 2].post('/ServiceInstances', { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name }))
     )
+    const acceptedMs = Date.now() - started
     const rejected = answers.filter(a => a.status !== 201)
     expect(rejected.map(a => `${a.status} ${JSON.stringify(a.data)}`)).toEqual([])
     const ids = new Set(answers.map(a => a.data.ID as string))
@@ -101,6 +104,8 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(await countIn(apps[1], `state_code eq 'Ready'`)).toBe(COUNT)
 
     const state = await emu.state()
+    mkdirSync(LOG_DIR, { recursive: true })
+    writeFileSync(path.join(LOG_DIR, 'multi-calls.json'), JSON.stringify(state.calls.map(c => ({ ...c, at: c.at - started }))))
     // SM: exactly one instance per record, no name twice
     const ours = state.instances.filter(i => ids.has(recordOf(i) ?? ''))
     expect(ours).toHaveLength(COUNT)
@@ -146,9 +151,14 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(ops.data.value).toHaveLength(COUNT)
     expect(ops.data.value.filter((o: any) => o.state_code !== 'succeeded' || o.attempts !== 0)).toEqual([])
 
+    // the queue is at rest: no step left behind, none that failed and waits for another attempt
+    const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', DATABASE, '-qAt', '-c',
+      `select count(*) from cds_outbox_messages where msg like '%"event":"run"%'`])
+    expect(left.trim()).toBe('0')
+
     const handedOver = [...pollersPerOp.values()].filter(s => s.size > 1).length
     console.log(
-      `${COUNT} instances Ready in ${tookMs} ms; POSTs per process: ${shares.join(' / ')}; ` +
+      `${COUNT} creates accepted in ${acceptedMs} ms, all Ready after ${tookMs} ms; POSTs per process: ${shares.join(' / ')}; ` +
         `${polls.length} polls, ${handedOver} operations polled by both processes`
     )
   })

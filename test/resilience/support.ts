@@ -55,9 +55,16 @@ function killGroup(pid: number, signal: NodeJS.Signals) {
 }
 
 // should jest die without running afterAll, at least nothing we started outlives it
-process.once('exit', () => {
+const killAllNow = () => {
   for (const p of running) if (p.child.pid) killGroup(p.child.pid, 'SIGKILL')
-})
+}
+process.once('exit', killAllNow)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllNow()
+    process.kill(process.pid, signal)
+  })
+}
 
 function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }

@@ -112,33 +112,69 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }
 
-/** Waits until UI5 has no pending requests or rendering, so that what the test sees is settled. */
-export async function settled(page: Page) {
-  await page.waitForFunction(
-    () => {
-      const w = window as unknown as { sap?: any }
-      const core = w.sap?.ui?.require?.('sap/ui/test/autowaiter/_autoWaiter')
-      if (core) return !core.hasToWait()
-      return document.readyState === 'complete'
-    },
-    undefined,
-    { timeout: STEP_TIMEOUT, polling: 250 }
-  )
-}
-
-/** Opens an app's index.html and waits for its first page (list report) to render. */
+/** Opens an app's index.html and waits for its list report (filter bar) to render. */
 export async function openApp(page: Page, url: string) {
-  await page.goto(url, { timeout: APP_LOAD_TIMEOUT })
-  await page.locator('.sapUiBody [id$="--fe::FilterBar::ServiceInstances"], .sapUiBody [id*="--fe::FilterBar::"]').first()
-    .waitFor({ state: 'visible', timeout: APP_LOAD_TIMEOUT })
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: APP_LOAD_TIMEOUT })
+  await page.locator('[id*="--fe::FilterBar::"]').first().waitFor({ state: 'visible', timeout: APP_LOAD_TIMEOUT })
 }
 
-/** The list report's Go button. */
-export function goButton(page: Page): Locator {
-  return page.locator('button[id$="FilterBar::Go"], [id$="--fe::FilterBar::"] button:has-text("Go")').first()
+/** A visible button by its exact text (UI5 renders the text inside nested spans). */
+export function button(scope: Page | Locator, text: string): Locator {
+  return scope.locator('button:visible', { hasText: new RegExp(`^\\s*${text}\\s*$`) }).first()
 }
 
-/** A button of the page by its text (UI5 renders the text inside nested spans). */
-export function button(page: Page, text: string): Locator {
-  return page.locator(`button:visible`, { hasText: new RegExp(`^\\s*${text}\\s*$`) }).first()
+/** Visible text on the page (UI5 keeps hidden copies of titles and labels, e.g. for the header). */
+export function text(page: Page, value: string | RegExp, exact = true): Locator {
+  return page.getByText(value, { exact }).filter({ visible: true }).first()
+}
+
+/** The list report's Go button: runs the search. */
+export async function pressGo(page: Page) {
+  await button(page, 'Go').click()
+}
+
+/** The open dialog (the last one opened, e.g. an action's parameter dialog). */
+export function dialog(page: Page): Locator {
+  return page.locator('.sapMDialog:visible').last()
+}
+
+/** The input of a field in the create dialog (app/shared/CreateDialog), by the field's id in the fragment. */
+export function dialogInput(page: Page, id: string): Locator {
+  const suffixes = ['Field-edit-inner', 'Field-edit-inner-inner'].map(s => `createDialog--${id}::${s}`)
+  return page.locator(suffixes.flatMap(s => [`input[id$="${s}"]`, `textarea[id$="${s}"]`]).join(', ')).first()
+}
+
+/** Types into a field of the create dialog and leaves it, so that value helps resolve the text. */
+export async function fillDialogField(page: Page, id: string, value: string) {
+  const input = dialogInput(page, id)
+  await input.click()
+  await input.fill(value)
+  await input.press('Tab')
+}
+
+/** A data point or field group in the object page header showing `value` (e.g. the state Ready). */
+export function headerFacet(page: Page, value: string | RegExp): Locator {
+  return page.locator('[id*="fe::HeaderFacet"]:visible', { hasText: value }).first()
+}
+
+/** Polls `read` until it returns something other than `previous`; returns the new value. */
+export async function changedFrom<T>(previous: T, read: () => Promise<T>, timeoutMs = STEP_TIMEOUT): Promise<T> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const value = await read()
+    if (value !== previous) return value
+    if (Date.now() > until) throw new Error(`still ${JSON.stringify(previous)} after ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+}
+
+/** Presses the object page's Refresh action until the header shows `text` (e.g. the state Ready). */
+export async function refreshUntil(page: Page, value: string, timeoutMs = STEP_TIMEOUT) {
+  const until = Date.now() + timeoutMs
+  const shown = headerFacet(page, value)
+  while (!(await shown.isVisible())) {
+    if (Date.now() > until) throw new Error(`object page header never showed "${value}"`)
+    await button(page, 'Refresh').click()
+    await page.waitForTimeout(1000)
+  }
 }

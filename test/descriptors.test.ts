@@ -1,0 +1,273 @@
+import cds from '@sap/cds'
+import { execFile, execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import YAML from 'yaml'
+
+/**
+ * The deployment descriptors: `cds build --production` (as mta.yaml's build runs it) produces what
+ * mta.yaml deploys, and xs-security.json matches the roles and attributes of the CDS model.
+ */
+
+const ROOT = path.join(__dirname, '..')
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8')
+const json = (file: string) => JSON.parse(read(file))
+
+/** CAP's pseudo roles, which are not XSUAA scopes */
+const PSEUDO_ROLES = new Set(['any', 'authenticated-user', 'identified-user', 'system-user', 'internal-user'])
+
+interface MtaModule {
+  name: string
+  type: string
+  path: string
+  requires?: { name: string; group?: string; properties?: Record<string, unknown> }[]
+  provides?: { name: string }[]
+  parameters?: Record<string, unknown>
+}
+interface MtaResource {
+  name: string
+  type: string
+  parameters?: { service?: string; 'service-plan'?: string; path?: string; config?: Record<string, unknown> }
+}
+const mta = YAML.parse(read('mta.yaml')) as {
+  ID: string
+  modules: MtaModule[]
+  resources: MtaResource[]
+  'build-parameters': { 'before-all': { builder: string; commands: string[] }[] }
+}
+const xsSecurity = json('xs-security.json') as {
+  scopes: { name: string }[]
+  attributes: { name: string; valueRequired?: boolean }[]
+  'role-templates': { name: string; 'scope-references': string[]; 'attribute-references'?: (string | { name: string })[] }[]
+  'role-collections': { name: string; 'role-template-references': string[] }[]
+}
+const unprefixed = (scope: string) => scope.replace(/^\$XSAPPNAME\./, '')
+
+describe('cds build --production, as mta.yaml runs it', () => {
+  let dir: string
+  const built = (...p: string[]) => path.join(dir, ...p)
+
+  beforeAll(async () => {
+    // build a copy, so the work tree's gen/ stays as it is
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skm-build-'))
+    const skip = new Set(['node_modules', 'gen', '.git', '@cds-models', 'mta_archives', 'coverage', 'test-output'])
+    for (const entry of fs.readdirSync(ROOT)) if (!skip.has(entry)) fs.cpSync(path.join(ROOT, entry), built(entry), { recursive: true, filter: src => !src.split(path.sep).includes('node_modules') })
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), built('node_modules'), 'dir')
+    const env = { ...process.env }
+    for (const v of ['NODE_ENV', 'CDS_ENV', 'CDS_TYPESCRIPT', 'JEST_WORKER_ID']) delete env[v]
+    // the before-all steps of mta.yaml, except installing (node_modules is linked)
+    for (const command of mta['build-parameters']['before-all'].flatMap(b => b.commands)) {
+      if (/^npm (ci|install)\b/.test(command)) continue
+      await promisify(execFile)('sh', ['-c', command], { cwd: dir, env, timeout: 540_000, maxBuffer: 64 * 1024 * 1024 })
+    }
+  }, 600_000)
+
+  afterAll(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('every module path exists', () => {
+    for (const m of mta.modules) expect({ module: m.name, exists: fs.existsSync(built(m.path)) }).toEqual({ module: m.name, exists: true })
+  })
+
+  test('gen/srv: the model, the TypeScript handlers compiled to JavaScript, a production package.json', () => {
+    expect(fs.existsSync(built('gen/srv/srv/csn.json'))).toBe(true)
+    for (const file of ['provisioning-service', 'server', 'orchestrator', 'lib/instance-auth']) {
+      expect(fs.existsSync(built(`gen/srv/srv/${file}.js`))).toBe(true)
+      expect(fs.existsSync(built(`gen/srv/srv/${file}.ts`))).toBe(false)
+    }
+    const pkg = JSON.parse(fs.readFileSync(built('gen/srv/package.json'), 'utf8'))
+    expect(pkg.scripts.start).toBe('cds-serve')
+    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['@sap/cds', '@sap/xssec', '@cap-js/hana']))
+    expect(fs.existsSync(built('gen/srv/@cds-models/ProvisioningService/index.js'))).toBe(true)
+  })
+
+  test('the compiled handlers load with the production package layout', () => {
+    const script = "for (const f of ['./srv/provisioning-service.js', './srv/orchestrator.js', './srv/lib/instance-auth.js']) require(f)"
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' }
+    delete env.CDS_TYPESCRIPT
+    expect(() => execFileSync(process.execPath, ['-e', script], { cwd: built('gen/srv'), env, stdio: 'pipe' })).not.toThrow()
+  })
+
+  test('production profile: HANA and XSUAA', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' }
+    delete env.CDS_TYPESCRIPT
+    const out = execFileSync(process.execPath, ['-e', "const cds=require('@sap/cds');console.log(JSON.stringify({db:cds.env.requires.db.kind,auth:cds.env.requires.auth.kind}))"], {
+      cwd: built('gen/srv'),
+      env
+    })
+    expect(JSON.parse(out.toString())).toEqual({ db: 'hana', auth: 'xsuaa' })
+  })
+
+  test('gen/db: HDI artifacts and the deployer', () => {
+    const files = fs.readdirSync(built('gen/db/src/gen'))
+    expect(files).toEqual(expect.arrayContaining(['btp.provisioning.ServiceInstances.hdbtable', 'btp.provisioning.ServiceKeys.hdbtable']))
+    expect(files.some(f => f.startsWith('ProvisioningService.ServiceKeys.hdbview'))).toBe(true)
+    const pkg = JSON.parse(fs.readFileSync(built('gen/db/package.json'), 'utf8'))
+    expect(Object.keys(pkg.dependencies)).toContain('@sap/hdi-deploy')
+  })
+
+  test('the Fiori apps are staged for the server to serve them', () => {
+    expect(fs.existsSync(built('gen/srv/app/index.html'))).toBe(true)
+    const apps = fs.readdirSync(path.join(ROOT, 'app')).filter(a => fs.existsSync(path.join(ROOT, 'app', a, 'webapp')))
+    expect(apps.length).toBeGreaterThan(0)
+    for (const app of apps) expect(fs.existsSync(built('gen/srv/app', app, 'manifest.json'))).toBe(true)
+    const staged = fs.readdirSync(built('gen/srv/app'), { recursive: true }) as string[]
+    expect(staged.filter(f => f.endsWith('.cds') || f.startsWith('router'))).toEqual([])
+  })
+})
+
+describe('mta.yaml', () => {
+  const resources = new Map(mta.resources.map(r => [r.name, r]))
+  const provided = new Set(mta.modules.flatMap(m => (m.provides ?? []).map(p => p.name)))
+  const module = (type: string) => mta.modules.find(m => m.type === type)!
+
+  test('every requires names a declared resource or a provided property set', () => {
+    for (const m of mta.modules)
+      for (const r of m.requires ?? []) expect({ module: m.name, requires: r.name, known: resources.has(r.name) || provided.has(r.name) }).toEqual({ module: m.name, requires: r.name, known: true })
+  })
+
+  test('modules: the Node.js server on gen/srv with a health check, the HDI deployer on gen/db, the approuter', () => {
+    expect(module('nodejs')).toMatchObject({ path: 'gen/srv', parameters: { 'health-check-type': 'http', 'health-check-http-endpoint': '/health' } })
+    expect(module('hdb')).toMatchObject({ path: 'gen/db' })
+    expect(module('approuter.nodejs')).toMatchObject({ path: 'app/router' })
+    const kinds = (m: MtaModule) => (m.requires ?? []).map(r => resources.get(r.name)?.parameters?.service ?? resources.get(r.name)?.type).filter(Boolean)
+    expect(kinds(module('nodejs'))).toEqual(expect.arrayContaining(['xsuaa', 'hana', 'destination']))
+    expect(kinds(module('hdb'))).toEqual(['hana'])
+    expect(kinds(module('approuter.nodejs'))).toEqual(['xsuaa'])
+  })
+
+  test('resources: xsuaa from xs-security.json, per org and space, dedicated; HDI container; destination', () => {
+    const xsuaa = mta.resources.find(r => r.parameters?.service === 'xsuaa')!
+    expect(xsuaa.parameters).toMatchObject({ 'service-plan': 'application', path: './xs-security.json', config: { 'tenant-mode': 'dedicated' } })
+    expect(xsuaa.parameters!.config!.xsappname).toMatch(/\$\{org\}.*\$\{space\}/)
+    expect(fs.existsSync(path.join(ROOT, xsuaa.parameters!.path!))).toBe(true)
+    expect(mta.resources.find(r => r.parameters?.service === 'hana')!.parameters).toMatchObject({ 'service-plan': 'hdi-shared' })
+    expect(mta.resources.find(r => r.parameters?.service === 'destination')!.parameters).toMatchObject({ 'service-plan': 'lite' })
+  })
+
+  test('the approuter forwards the user\'s token to the server\'s URL under the destination name xs-app.json uses', () => {
+    const dest = module('approuter.nodejs').requires!.find(r => r.group === 'destinations')!
+    expect(dest.properties).toMatchObject({ forwardAuthToken: true, url: '~{srv-url}' })
+    const xsApp = json('app/router/xs-app.json') as { routes: { destination?: string }[] }
+    expect(new Set(xsApp.routes.map(r => r.destination))).toEqual(new Set([dest.properties!.name]))
+  })
+})
+
+describe('xs-security.json', () => {
+  const roles = new Set<string>()
+  const attributes = new Set<string>()
+
+  beforeAll(async () => {
+    const model = cds.linked(await cds.load(path.join(ROOT, 'srv')))
+    const collect = (def: Record<string, unknown>) => {
+      const requires = def['@requires']
+      for (const r of ([] as unknown[]).concat(requires ?? [])) roles.add(String(r))
+      for (const rule of (def['@restrict'] ?? []) as { to?: string | string[]; where?: unknown }[]) {
+        for (const r of ([] as string[]).concat(rule.to ?? [])) roles.add(r)
+        const refs = JSON.stringify(typeof rule.where === 'string' ? cds.parse.expr(rule.where) : rule.where ?? null).matchAll(/"ref":\["\$user","(\w+)"/g)
+        for (const [, attr] of refs) attributes.add(attr)
+      }
+    }
+    for (const def of Object.values(model.definitions) as unknown as Record<string, unknown>[]) {
+      collect(def)
+      for (const action of Object.values((def.actions ?? {}) as Record<string, Record<string, unknown>>)) collect(action)
+    }
+    for (const r of PSEUDO_ROLES) roles.delete(r)
+  })
+
+  test('environment-neutral: the MTA sets xsappname and tenant mode', () => {
+    expect(Object.keys(xsSecurity)).not.toContain('xsappname')
+    expect(Object.keys(xsSecurity)).not.toContain('tenant-mode')
+  })
+
+  test('its scopes are exactly the roles used in @requires / @restrict of the model', () => {
+    expect(roles.size).toBeGreaterThan(0)
+    expect(xsSecurity.scopes.map(s => unprefixed(s.name)).sort()).toEqual([...roles].sort())
+  })
+
+  test('its attributes are exactly the $user attributes of the model, none of them requiring a value', () => {
+    expect(xsSecurity.attributes.map(a => a.name).sort()).toEqual([...attributes].sort())
+    for (const a of xsSecurity.attributes) expect(a.valueRequired).toBe(false)
+  })
+
+  test('role templates reference existing scopes and attributes; every role has a template carrying the attribute', () => {
+    const scopes = new Set(xsSecurity.scopes.map(s => s.name))
+    const attrs = new Set(xsSecurity.attributes.map(a => a.name))
+    for (const t of xsSecurity['role-templates']) {
+      for (const s of t['scope-references']) expect(scopes.has(s) ? s : `${t.name} -> unknown scope ${s}`).toBe(s)
+      for (const a of t['attribute-references'] ?? []) {
+        const name = typeof a === 'string' ? a : a.name
+        expect(attrs.has(name) ? name : `${t.name} -> unknown attribute ${name}`).toBe(name)
+      }
+    }
+    for (const role of roles) {
+      const template = xsSecurity['role-templates'].find(t => t.name === role)
+      expect(template?.['scope-references']).toEqual([`$XSAPPNAME.${role}`])
+      expect(template?.['attribute-references']).toEqual([...attributes])
+    }
+  })
+
+  test('role collections reference existing role templates, and each role is in one', () => {
+    const templates = new Set(xsSecurity['role-templates'].map(t => `$XSAPPNAME.${t.name}`))
+    const referenced = new Set(xsSecurity['role-collections'].flatMap(c => c['role-template-references']))
+    for (const ref of referenced) expect(templates.has(ref) ? ref : `unknown role template ${ref}`).toBe(ref)
+    expect([...referenced].sort()).toEqual([...templates].sort())
+  })
+
+  test('`cds compile srv --to xsuaa` generates the same scopes and attributes', () => {
+    const env = { ...process.env }
+    delete env.NODE_ENV
+    const out = execFileSync(path.join(ROOT, 'node_modules/.bin/cds'), ['compile', 'srv', '--to', 'xsuaa'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'ignore'] })
+    const generated = JSON.parse(out.toString().slice(out.toString().indexOf('{'))) as typeof xsSecurity
+    expect(generated.scopes.map(s => s.name).sort()).toEqual(xsSecurity.scopes.map(s => s.name).sort())
+    expect(generated.attributes.map(a => a.name).sort()).toEqual(xsSecurity.attributes.map(a => a.name).sort())
+  })
+
+  test('the mocked users use only these roles', () => {
+    const cdsrc = json('.cdsrc.json') as { requires: { auth: Record<string, { users?: Record<string, { roles?: string[] } | boolean> }> } }
+    const scopes = new Set(xsSecurity.scopes.map(s => unprefixed(s.name)))
+    for (const profile of ['[development]', '[test]']) {
+      const users = Object.values(cdsrc.requires.auth[profile].users ?? {})
+      for (const u of users) if (typeof u === 'object') for (const r of u.roles ?? []) expect(scopes.has(r) ? r : `unknown role ${r}`).toBe(r)
+    }
+  })
+})
+
+describe('app/router', () => {
+  const xsApp = json('app/router/xs-app.json') as {
+    authenticationMethod: string
+    routes: { source: string; authenticationType: string; destination?: string; csrfProtection?: boolean }[]
+    responseHeaders: { name: string; value: string }[]
+  }
+  const routeFor = (url: string) => xsApp.routes.find(r => new RegExp(r.source).test(url))
+
+  test('the approuter is a dependency with a start script', () => {
+    const pkg = json('app/router/package.json')
+    expect(Object.keys(pkg.dependencies)).toEqual(['@sap/approuter'])
+    expect(pkg.scripts.start).toMatch(/approuter/)
+  })
+
+  test.each(['/odata/v4/provisioning/ServiceKeys', '/odata/v4/provisioning/$batch', '/index.html', '/certificates/index.html', '/shared/Credentials.js'])(
+    '%s is routed to the server, behind an XSUAA login',
+    url => {
+      expect(xsApp.authenticationMethod).toBe('route')
+      expect(routeFor(url)).toMatchObject({ destination: 'srv-api', authenticationType: 'xsuaa' })
+    }
+  )
+
+  test('modifying requests carry a CSRF token', () => {
+    expect(routeFor('/odata/v4/provisioning/ServiceInstances')?.csrfProtection).toBe(true)
+  })
+
+  test('security headers', () => {
+    const headers = Object.fromEntries(xsApp.responseHeaders.map(h => [h.name, h.value]))
+    expect(headers['Content-Security-Policy']).toMatch(/frame-ancestors 'self'/)
+    expect(headers['Content-Security-Policy']).toMatch(/object-src 'none'/)
+    expect(headers['X-Frame-Options']).toBe('SAMEORIGIN')
+    expect(headers['X-Content-Type-Options']).toBe('nosniff')
+    expect(headers['Strict-Transport-Security']).toMatch(/max-age=\d+/)
+  })
+})
