@@ -214,19 +214,21 @@ export class Orchestrator extends cds.Service {
     return Math.min(s.pollMaxMs, Math.max(s.pollInitialMs, Math.round((Date.now() - started) / 4)))
   }
 
+  /**
+   * The follow-up run goes into the queue in the step's own transaction, which also deletes the message
+   * being processed: a step never has two messages, whatever happens between the two.
+   */
   private async reschedule(op: Row, outcome: { retryInMs: number; reason?: string; countsAsAttempt?: boolean }) {
     const { Operations } = db()
     const at = new Date(Date.now() + outcome.retryInMs).toISOString()
-    await inTx(async () => {
-      const changes: Row = { nextAttempt: at, state_code: 'running' }
-      if (outcome.countsAsAttempt) {
-        changes.attempts = (op.attempts ?? 0) + 1
-        if (outcome.reason) changes.error = outcome.reason.slice(0, 2000)
-      }
-      if (!op.startedAt) changes.startedAt = new Date().toISOString()
-      await UPDATE(Operations, op.ID).with(changes)
-      await Orchestrator.enqueue(op.ID, Math.max(1, outcome.retryInMs))
-    })
+    const changes: Row = { nextAttempt: at, state_code: 'running' }
+    if (outcome.countsAsAttempt) {
+      changes.attempts = (op.attempts ?? 0) + 1
+      if (outcome.reason) changes.error = outcome.reason.slice(0, 2000)
+    }
+    if (!op.startedAt) changes.startedAt = new Date().toISOString()
+    await UPDATE(Operations, op.ID).with(changes)
+    await Orchestrator.enqueue(op.ID, Math.max(1, outcome.retryInMs))
   }
 
   private async finishOperation(op: Row, changes: { entity: string; ID: string; data: Row }[] = []) {

@@ -1,6 +1,7 @@
 import cds from '@sap/cds'
 import type { Emulator, EmulatorOptions } from '../../emulator'
 import { ServiceManagerClient } from './client'
+import { ServiceManagerError } from './errors'
 import { throttleFor, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
 import type { SMCredentials } from './client'
@@ -67,7 +68,36 @@ async function credentialsFor(sub: SubaccountRef): Promise<SMCredentials> {
     if (!creds) throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
     return creds
   }
+  if (cfg.kind === 'destination') return destinationCredentials(sub)
   throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+}
+
+/**
+ * Reads the subaccount's Service Manager access from the BTP destination named in its row (SAP Cloud SDK:
+ * the destination service in Cloud Foundry, the `destinations` environment variable locally). The
+ * destination is an OAuth2ClientCredentials destination: URL = sm_url, token service URL = the UAA's
+ * `/oauth/token`.
+ */
+async function destinationCredentials(sub: SubaccountRef): Promise<SMCredentials> {
+  const label = sub.displayName ?? sub.subaccountId
+  if (!sub.destination) throw new ServiceManagerAccessError(label)
+  const { getDestination } = await import('@sap-cloud-sdk/connectivity')
+  let d
+  try {
+    d = await getDestination({ destinationName: sub.destination, useCache: true })
+  } catch (e) {
+    // no destination service bound (and not in the environment): a configuration problem, not worth a retry;
+    // with the service bound, a failed look-up may pass: retry it like any unavailable remote
+    if (!process.env.VCAP_SERVICES?.includes('"destination"')) throw new ServiceManagerAccessError(label)
+    throw new ServiceManagerError({ code: 'DestinationUnavailable', description: (e as Error).message, retryable: true })
+  }
+  if (!d?.url || !d.clientId || !d.tokenServiceUrl) throw new ServiceManagerAccessError(label)
+  return {
+    sm_url: d.url,
+    url: d.tokenServiceUrl.replace(/\/oauth\/token\/?$/, ''),
+    clientid: d.clientId,
+    clientsecret: d.clientSecret
+  }
 }
 
 /** One client per subaccount (token cache included); the only way handlers reach Service Manager. */
