@@ -15,6 +15,7 @@
  */
 import os from 'node:os'
 import { startEmulator, type Emulator, type RecordedCall } from '../emulator'
+import { SM_LIMITS } from '../srv/service-manager/throttle'
 import { API, ADMIN_AUTH, block, cpuSeconds, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
 
 /** Subaccount "ACME Integration (eu10)" of the sample data and its entitled plan xsuaa/application. */
@@ -45,15 +46,6 @@ export interface ProvisioningResult {
   callsPerKey: number
   rateLimited: number
   failed: number
-}
-
-const SM_LIMITS = {
-  all: { perMinute: 1000, perHour: 10000 },
-  bindings: { perMinute: 600, perHour: 6000 },
-  offerings: { perMinute: 100, perHour: 1000 },
-  plans: { perMinute: 100, perHour: 1000 },
-  instanceCreates: { perMinute: 50 },
-  instanceUpdates: { perMinute: 600, perHour: 6000 }
 }
 
 type Level = keyof typeof SM_LIMITS
