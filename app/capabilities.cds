@@ -8,18 +8,10 @@ using ProvisioningService as service from '../srv/provisioning-service';
 // (no UpdateRestrictions: Fiori elements would then show even the create dialog's fields read-only; the
 // fields below are Core.Immutable, and without drafts Fiori elements offers no Edit anyway)
 
-annotate service.ServiceInstances with @(
-  Capabilities.NavigationRestrictions: {RestrictedProperties: [
-    {
-      NavigationProperty: operations,
-      InsertRestrictions: {Insertable: false}
-    },
-    {
-      NavigationProperty: keys,
-      InsertRestrictions: {Insertable: true}
-    }
-  ]}
-) {
+annotate service.ServiceInstances with @(Capabilities.NavigationRestrictions: {RestrictedProperties: [{
+  NavigationProperty: operations,
+  InsertRestrictions: {Insertable: false}
+}]}) {
   name        @Core.Immutable;
   subaccount  @Core.Immutable;
   plan        @Core.Immutable;
