@@ -38,16 +38,17 @@ export interface Server {
 
 /**
  * Starts `cds-tsx serve` on a free port; srv/server.ts makes it listen on 127.0.0.1 only. The child must
- * not see JEST_WORKER_ID, or cds-plugin-ui5 switches itself off.
+ * not see JEST_WORKER_ID, or cds-plugin-ui5 switches itself off. serve-guarded.js ends the server when
+ * this process ends, however it ends.
  */
 export async function startServer(): Promise<Server> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CDS_PLUGIN_UI5_NO_CUSTOM_LOGGER: '1' }
   delete env.JEST_WORKER_ID
   env.PATH = `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${env.PATH ?? ''}`
-  const child = spawn(path.join(ROOT, 'node_modules', '.bin', 'cds-tsx'), ['serve', '--port', '0'], {
+  const cdsTsx = path.join(ROOT, 'node_modules', '.bin', 'cds-tsx')
+  const child = spawn(process.execPath, [path.join(__dirname, 'serve-guarded.js'), cdsTsx, 'serve', '--port', '0'], {
     cwd: ROOT,
     env,
-    detached: true, // own process group: stopServer ends the server and whatever it started
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -75,8 +76,8 @@ export async function stopServer(server?: Server) {
   const child = server?.process
   if (!child?.pid || child.exitCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
-  process.kill(-child.pid, 'SIGTERM')
-  const timer = setTimeout(() => child.exitCode === null && process.kill(-child.pid!, 'SIGKILL'), 10_000)
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000)
   await exited
   clearTimeout(timer)
 }
