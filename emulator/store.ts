@@ -508,10 +508,7 @@ export class Store {
     const async = parseAsync(ctx.query)
     const rec = this.instanceOf(ctx, id)
     const body = requireObjectBody(rawBody)
-    const current = this.lastOp(rec)
-    if (current?.state === 'in progress') {
-      throw concurrentOp(`another operation (${current.type}) is in progress for service instance ${id}`)
-    }
+    this.assertNoOperationInProgress(rec, 'instance', id)
     const patch: InstancePatch = {}
     if (body.id !== undefined && body.id !== id) throw badRequest('the id of a resource cannot be changed')
     if (body.name !== undefined) {
@@ -537,13 +534,18 @@ export class Store {
     return this.respond(op, async, () => ({ status: 200, body: this.instanceView(rec) }))
   }
 
+  /** SM answers 422 to a change while another operation runs on the resource (a delete may interrupt a create). */
+  private assertNoOperationInProgress(rec: { lastOpId?: string }, what: 'instance' | 'binding', id: string, allowDuring?: 'create') {
+    const current = this.lastOp(rec)
+    if (current?.state === 'in progress' && current.type !== allowDuring) {
+      throw concurrentOp(`another operation (${current.type}) is in progress for service ${what} ${id}`)
+    }
+  }
+
   deleteInstance(ctx: CallContext, id: string): Outcome {
     const async = parseAsync(ctx.query)
     const rec = this.instanceOf(ctx, id)
-    const current = this.lastOp(rec)
-    if (current?.state === 'in progress' && current.type !== 'create') {
-      throw concurrentOp(`another operation (${current.type}) is in progress for service instance ${id}`)
-    }
+    this.assertNoOperationInProgress(rec, 'instance', id, 'create')
     const count = [...this.bindingRecs.values()].filter((b) => b.instanceId === id).length
     if (count > 0) throw badRequest(`could not delete instance due to ${count} existing bindings`)
     const op = this.startOp(ctx, 'delete', 'service_instances', rec, !async)
@@ -677,10 +679,7 @@ export class Store {
     const readOnly = ['id', 'credentials', 'syslog_drain_url', 'route_service_url', 'volume_mounts', 'endpoints', 'ready', 'context']
     const other = Object.keys(body).filter((k) => k !== 'name' && k !== 'labels' && !readOnly.includes(k))
     if (other.length > 0) throw badRequest(`only name and labels of a binding can be updated (got ${other.join(', ')})`, 'InvalidRequest')
-    const current = this.lastOp(rec)
-    if (current?.state === 'in progress') {
-      throw concurrentOp(`another operation (${current.type}) is in progress for service binding ${id}`)
-    }
+    this.assertNoOperationInProgress(rec, 'binding', id)
     const patch: { name?: string; labels?: Labels } = {}
     if (body.name !== undefined) {
       patch.name = requireName(body.name, 'binding')
@@ -695,10 +694,7 @@ export class Store {
   deleteBinding(ctx: CallContext, id: string): Outcome {
     const async = parseAsync(ctx.query)
     const rec = this.bindingOf(ctx, id)
-    const current = this.lastOp(rec)
-    if (current?.state === 'in progress' && current.type !== 'create') {
-      throw concurrentOp(`another operation (${current.type}) is in progress for service binding ${id}`)
-    }
+    this.assertNoOperationInProgress(rec, 'binding', id, 'create')
     const op = this.startOp(ctx, 'delete', 'service_bindings', rec, !async)
     return this.respond(op, async, () => ({ status: 200, body: {} }))
   }
