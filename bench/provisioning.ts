@@ -3,25 +3,32 @@
  * against the SM emulator (in this process) with realistic operation latency and SM's rate limits, both
  * on the emulator and in the app's throttle.
  *
- * Time is scaled by K to keep the run short: every limit runs at K x SM's (50/min -> 50*K/min, windows
- * stay one minute) and operations take operationMs/K. The figures are ratios to what the limits allow at
- * that scale, so they do not depend on K much:
+ * Time runs K times faster to keep the run short: SM's limits stay as documented per window, but the
+ * "minute" they count in lasts 60 s / K (an hour 60 of those), and operations take operationMs / K. So
+ * the run sees the same number of rate-limit windows as the same load against SM would (1,000 instance
+ * creates at 50 per minute: 20 windows), only each window is shorter; the figures are ratios, so they
+ * do not depend on K much:
  *   wall time / ideal bound   (goal <= 1.1)
  *   SM calls per key          (goal <= 6; every call the emulator received, tokens and polls included)
- * Ideal bound = the binding limit (the last call of the most constrained level may start only when its
- * window lets it) + the latency tail that no limit removes (one operation + three request latencies:
- * the POST answer, the poll that sees it done, the key creation). It is given two ways: with SM's
- * sliding one-minute window (the first K*50 creates may go at once) and as a plain rate (N / (50*K/min)).
+ * Ideal bound = when the limits let the last call of the most constrained level start, plus the latency
+ * tail that no limit removes (one operation + three request latencies: the POST answer, the poll that sees
+ * it done, the key creation). SM's window is sliding, so the first `limit` calls may go at once and the
+ * last of `need` calls may start after floor((need - 1) / limit) windows: that is the bound the goal is
+ * measured against. The same limit taken as a plain rate (need / limit windows) is printed beside it.
  */
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { startEmulator, type Emulator, type RecordedCall } from '../emulator'
 import { SM_LIMITS } from '../srv/service-manager/throttle'
-import { API, ADMIN_AUTH, block, cpuSeconds, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
+import { API, ADMIN_AUTH, ROOT, block, cpuSeconds, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
 
 /** Subaccount "ACME Integration (eu10)" of the sample data and its entitled plan xsuaa/application. */
+/** The queue's chunk size as the app is configured (package.json), when a run does not override it. */
+export const APP_CHUNK_SIZE: number = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).cds.requires.queue.chunkSize
+
 const SUBACCOUNT = '0c7a51f2-3b6d-4e8a-9f10-2d4c6e8a0b11'
 const PLAN = 'f144ebdf-e1f3-5813-acca-d3353ea7d7d0'
-const MINUTE = 60_000
 
 export interface ProvisioningOptions {
   pairs: number
@@ -48,19 +55,9 @@ export interface ProvisioningResult {
   failed: number
 }
 
-type Level = keyof typeof SM_LIMITS
-
-function scaledLimits(k: number): Record<Level, { perMinute: number; perHour?: number }> {
-  const out = {} as Record<Level, { perMinute: number; perHour?: number }>
-  for (const [level, l] of Object.entries(SM_LIMITS) as Array<[Level, { perMinute: number; perHour?: number }]>) {
-    out[level] = { perMinute: Math.round(l.perMinute * k), ...(l.perHour ? { perHour: Math.round(l.perHour * k) } : {}) }
-  }
-  return out
-}
-
-/** Start of the last of `need` calls under `limit` per sliding minute, and as a plain rate. */
-function bounds(need: number, limit: number) {
-  return { sliding: Math.floor((need - 1) / limit) * MINUTE, rate: (need / limit) * MINUTE }
+/** Start of the last of `need` calls under `limit` per sliding window, and as a plain rate. */
+function bounds(need: number, limit: number, windowMs: number) {
+  return { sliding: Math.floor((need - 1) / limit) * windowMs, rate: (need / limit) * windowMs }
 }
 
 type Kind = string
@@ -95,15 +92,17 @@ async function all(app: AppProcess, query: string): Promise<any[]> {
 export async function provisioningBench(o: ProvisioningOptions): Promise<ProvisioningResult> {
   const k = o.scale
   const operationMs = Math.round(o.operationMs / k)
-  const limits = scaledLimits(k)
-  const label = o.label ?? `chunkSize ${o.queue?.chunkSize ?? 10}`
+  const windowMs = Math.round(60_000 / k)
+  const limits = { all: SM_LIMITS.all.perMinute!, instanceCreates: SM_LIMITS.instanceCreates.perMinute!, bindings: SM_LIMITS.bindings.perMinute! }
+  const label = o.label ?? `chunkSize ${o.queue?.chunkSize ?? APP_CHUNK_SIZE}`
   const emu: Emulator = await startEmulator({
     operationMs,
     requestLatencyMs: o.requestLatencyMs,
     rateLimit: {
-      perMinute: limits.all.perMinute,
-      instanceCreatesPerMinute: limits.instanceCreates.perMinute,
-      bindingsPerMinute: limits.bindings.perMinute
+      perMinute: limits.all,
+      instanceCreatesPerMinute: limits.instanceCreates,
+      bindingsPerMinute: limits.bindings,
+      windowMs
     }
   })
   const subaccounts = Object.fromEntries(
@@ -113,7 +112,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
   const queue = { ...(o.queue ?? {}) }
   const app = await startApp({
     requires: {
-      'service-manager': { kind: 'credentials', subaccounts, limits },
+      'service-manager': { kind: 'credentials', subaccounts, limits: { minuteMs: windowMs } },
       ...(Object.keys(queue).length ? { queue } : {}),
       messaging: { kind: 'local-messaging' }
     },
@@ -142,9 +141,9 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
     })
     const submittedMs = Date.now() - t0
 
-    const slidingCreates = bounds(o.pairs, limits.instanceCreates.perMinute)
-    const slidingAll = bounds(3 * o.pairs, limits.all.perMinute)
-    const slidingBindings = bounds(o.pairs, limits.bindings.perMinute)
+    const slidingCreates = bounds(o.pairs, limits.instanceCreates, windowMs)
+    const slidingAll = bounds(3 * o.pairs, limits.all, windowMs)
+    const slidingBindings = bounds(o.pairs, limits.bindings, windowMs)
     const tailMs = operationMs + 3 * o.requestLatencyMs
     const idealSlidingMs = Math.max(slidingCreates.sliding, slidingAll.sliding, slidingBindings.sliding) + tailMs
     const idealRateMs = Math.max(slidingCreates.rate, slidingAll.rate, slidingBindings.rate) + tailMs
@@ -180,7 +179,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
     const creates = calls.filter(c => c.method === 'POST' && c.path === '/v1/service_instances' && c.status !== 429)
     const perWindow: number[] = []
     for (const c of creates) {
-      const w = Math.floor((c.at - creates[0].at) / MINUTE)
+      const w = Math.floor((c.at - creates[0].at) / windowMs)
       perWindow[w] = (perWindow[w] ?? 0) + 1
     }
     const ops = await all(app, `Operations?$filter=type eq 'create'&$select=instance_ID,serviceKey_ID,targetType,finishedAt,createdAt`)
@@ -194,27 +193,29 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
       const inst = instDone.get(op.instance_ID)
       if (inst) keyLag.push(Date.parse(op.finishedAt) - inst)
     }
-    const withinWindow = creates.filter(c => c.at - creates[0].at < MINUTE)
+    const withinWindow = creates.filter(c => c.at - creates[0].at < windowMs)
+    // how late each create came after the window let it (the create `limit` places before it + one window)
+    const lateness = creates.slice(limits.instanceCreates).map((c, i) => c.at - creates[i].at - windowMs)
     const firstWindowPush = withinWindow.length ? withinWindow.at(-1)!.at - withinWindow[0].at : NaN
     const rssNow = rss(app.pid)
 
     block(`provisioning (${label}): inputs`, [
       ['pairs (instance + key)', o.pairs],
       ['time scale K', k],
-      ['limits (K x SM)', `all ${limits.all.perMinute}/min, instance creates ${limits.instanceCreates.perMinute}/min, bindings ${limits.bindings.perMinute}/min (emulator and app throttle)`],
+      ['limits (SM\'s, per window of 60 s / K)', `all ${limits.all}, instance creates ${limits.instanceCreates}, bindings ${limits.bindings} per ${secs(windowMs)} (emulator and app throttle)`],
       ['operation duration', `${operationMs} ms (${o.operationMs} ms / K)`],
       ['request latency', `${o.requestLatencyMs} ms per SM call`],
       ['OData clients', o.clients],
-      ['queue', JSON.stringify({ chunkSize: 10, ...queue })],
+      ['queue', JSON.stringify({ chunkSize: APP_CHUNK_SIZE, ...queue })],
       ['provisioning', JSON.stringify(o.provisioning ?? {})]
     ])
     block(`provisioning (${label}): figures`, [
       ['wall time (first POST -> all keys Ready)', secs(wallMs)],
       ['all pairs submitted (OData POSTs answered)', secs(submittedMs)],
-      ['ideal bound', `${secs(idealRateMs)} (${o.pairs} creates at ${limits.instanceCreates.perMinute}/min + tail ${tailMs} ms)`],
-      ['wall / ideal', fmt(wallMs / idealRateMs)],
-      ['ideal bound, sliding minute', `${secs(idealSlidingMs)} (SM's window lets the first ${limits.instanceCreates.perMinute} creates go at once: last create at ${secs(slidingCreates.sliding)} + tail)`],
-      ['wall / ideal, sliding minute', fmt(wallMs / idealSlidingMs)],
+      ['ideal bound (sliding window)', `${secs(idealSlidingMs)} (the first ${limits.instanceCreates} creates go at once, the last at ${secs(slidingCreates.sliding)}; + tail ${tailMs} ms)`],
+      ['wall / ideal', fmt(wallMs / idealSlidingMs)],
+      ['ideal bound as a plain rate', `${secs(idealRateMs)} (${o.pairs} creates at ${limits.instanceCreates} per ${secs(windowMs)} + tail)`],
+      ['wall / plain-rate bound', fmt(wallMs / idealRateMs)],
       ['SM calls (emulator received)', calls.length],
       ['SM calls per key', fmt(calls.length / Math.max(1, keys))],
       ...[...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]): [string, string] => [`  ${kind}`, `${n} (${fmt(n / Math.max(1, keys))}/key)`]),
@@ -222,11 +223,12 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
       ['failed instances / keys', `${failedInstances} / ${failedKeys}`],
       ['instance creates per minute window', perWindow.map(n => n ?? 0).join(', ')],
       ['first window: its creates took', secs(firstWindowPush)],
+      ['create after its window freed: p50 / p90 / max', `${secs(percentile(lateness, 50))} / ${secs(percentile(lateness, 90))} / ${secs(Math.max(...lateness))}`],
       ['last create at SM (after first POST)', secs((creates.at(-1)?.at ?? NaN) - t0)],
       ['last instance Ready', secs(lastInstanceReady - t0)],
       ['key Ready after its instance: p50 / p99 / max', `${secs(percentile(keyLag, 50))} / ${secs(percentile(keyLag, 99))} / ${secs(Math.max(...keyLag))}`],
       ['app CPU during the run', `${fmt(appCpu, 1)} s = ${fmt((100 * appCpu * 1000) / wallMs, 0)} % of one core, ${fmt((1000 * appCpu) / o.pairs, 0)} ms per pair`],
-      ['pairs/min one free core could carry', `${fmt((60 * o.pairs) / appCpu, 0)} (SM allows ${limits.instanceCreates.perMinute} instance creates/min at this scale)`],
+      ['pairs/min one free core could carry', `${fmt((60 * o.pairs) / appCpu, 0)} (SM allows ${fmt((limits.instanceCreates * 60_000) / windowMs, 0)} instance creates/min at this scale)`],
       ['machine load average (1 min) at the end', `${fmt(os.loadavg()[0], 1)} on ${os.cpus().length} cores`],
       ['app RSS now / peak', `${fmt(rssNow.nowMiB, 0)} / ${fmt(rssNow.peakMiB, 0)} MiB`]
     ])

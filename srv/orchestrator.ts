@@ -1,5 +1,6 @@
 import cds from '@sap/cds'
 import { clientFor, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
+import { throttleFor } from './service-manager/throttle'
 import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
@@ -16,9 +17,21 @@ export const MANAGED_BY = 'service-key-manager'
 export const LABEL_MANAGED_BY = 'managed_by'
 export const LABEL_RECORD = 'skm_id'
 
-/** What a step asks for next: nothing (finished, recorded) or another run after a delay. */
-type Outcome = { done: true } | { retryInMs: number; reason?: string; countsAsAttempt?: boolean }
+/**
+ * What a step asks for next: nothing (finished, recorded) or another run after a delay. `nothingSent`: the
+ * step sent nothing to Service Manager this time (it waits for its instance or its turn in the rate limits),
+ * so its next run need not look for an object a lost answer may have created.
+ */
+type Outcome = { done: true } | { retryInMs: number; reason?: string; countsAsAttempt?: boolean; nothingSent?: boolean }
 const DONE: Outcome = { done: true }
+
+/**
+ * A step does not wait longer than this for the rate limits while it holds a queue worker: it comes back
+ * when its turn is expected (booked in the throttle), so other work, e.g. keys of instances already
+ * created or other subaccounts' steps, goes on meanwhile.
+ */
+const DEFER_BEYOND_MS = 1500
+const DEFER_LEAD_MS = 1000
 
 /** A step ended for good with a message for the user. */
 class StepFailed extends Error {
@@ -150,6 +163,26 @@ export class Orchestrator extends cds.Service {
     else await queued.send('run', { operation })
   }
 
+  /**
+   * Queues the first run of an instance create. When SM's limits will hold it anyway, it is queued for
+   * its expected turn (booked in the subaccount's throttle), so that a burst of requests does not run
+   * every step once only to defer it.
+   */
+  static async enqueueInstanceCreate(operation: string, subaccountGuid: string) {
+    const waitMs = throttleFor(subaccountGuid)?.book({ method: 'POST', path: '/v1/service_instances' }, operation) ?? 0
+    await Orchestrator.enqueuePlanned(operation, waitMs > DEFER_BEYOND_MS ? waitMs - DEFER_LEAD_MS : 0)
+  }
+
+  /** Queues the first run of a key create: a key of an instance still being created waits for it. */
+  static async enqueueKeyCreate(operation: string, inst: Row) {
+    await Orchestrator.enqueuePlanned(operation, inst.state_code === 'Creating' ? await instanceWaitMs(inst) : 0)
+  }
+
+  private static async enqueuePlanned(operation: string, afterMs: number) {
+    if (afterMs > 0) await UPDATE(db().Operations, operation).with({ nextAttempt: new Date(Date.now() + afterMs).toISOString() })
+    await Orchestrator.enqueue(operation, afterMs)
+  }
+
   static labelsFor(recordId: string): Record<string, string[]> {
     return { [LABEL_MANAGED_BY]: [MANAGED_BY], [LABEL_RECORD]: [recordId] }
   }
@@ -218,15 +251,15 @@ export class Orchestrator extends cds.Service {
    * The follow-up run goes into the queue in the step's own transaction, which also deletes the message
    * being processed: a step never has two messages, whatever happens between the two.
    */
-  private async reschedule(op: Row, outcome: { retryInMs: number; reason?: string; countsAsAttempt?: boolean }) {
+  private async reschedule(op: Row, outcome: { retryInMs: number; reason?: string; countsAsAttempt?: boolean; nothingSent?: boolean }) {
     const { Operations } = db()
     const at = new Date(Date.now() + outcome.retryInMs).toISOString()
-    const changes: Row = { nextAttempt: at, state_code: 'running' }
+    const changes: Row = outcome.nothingSent ? { nextAttempt: at } : { nextAttempt: at, state_code: 'running' }
     if (outcome.countsAsAttempt) {
       changes.attempts = (op.attempts ?? 0) + 1
       if (outcome.reason) changes.error = outcome.reason.slice(0, 2000)
     }
-    if (!op.startedAt) changes.startedAt = new Date().toISOString()
+    if (!op.startedAt && !outcome.nothingSent) changes.startedAt = new Date().toISOString()
     await UPDATE(Operations, op.ID).with(changes)
     await Orchestrator.enqueue(op.ID, Math.max(1, outcome.retryInMs))
   }
@@ -257,6 +290,13 @@ export class Orchestrator extends cds.Service {
       await UPDATE(Operations, op.ID).with({ state_code: 'running', startedAt: op.startedAt ?? new Date().toISOString(), ...data })
     })
     Object.assign(op, data)
+  }
+
+  /** Come back later instead of waiting long for the rate limits (see DEFER_BEYOND_MS). */
+  private deferral(sm: ServiceManagerClient, op: Row, method: 'POST' | 'DELETE', path: string): Outcome | undefined {
+    const waitMs = sm.expectedWait(method, path, op.ID)
+    // back a little before the expected time: ready to go when the limits let it, not picked up late
+    return waitMs > DEFER_BEYOND_MS ? { retryInMs: waitMs - DEFER_LEAD_MS, nothingSent: true } : undefined
   }
 
   private async clientOf(subaccountId: string): Promise<ServiceManagerClient> {
@@ -302,6 +342,8 @@ export class Orchestrator extends cds.Service {
       let smId = found?.id as string | undefined
       let location: string | undefined
       if (!smId) {
+        const later = this.deferral(sm, op, 'POST', '/v1/service_instances')
+        if (later) return later
         await this.markRunning(op, {})
         const plan = await read('ServicePlans', inst.plan_ID)
         if (!plan?.smId) throw new StepFailed('The plan is no longer in the catalog of the subaccount')
@@ -313,7 +355,7 @@ export class Orchestrator extends cds.Service {
               parameters: parseJsonObject(inst.parameters),
               labels: Orchestrator.labelsFor(inst.ID)
             },
-            { async: true }
+            { async: true, booking: op.ID }
           )
           if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
           else smId = res.resource?.id ?? res.id
@@ -329,6 +371,8 @@ export class Orchestrator extends cds.Service {
       await inTx(async () => { await UPDATE(ServiceInstances, inst.ID).with({ smId }) })
       await this.markRunning(op, { smLocation: location ?? null })
       inst.smId = smId
+      // SM works on it now: the first look comes in the next run, so no worker waits meanwhile
+      if (location) return { retryInMs: this.pollDelay(op) }
     }
 
     if (op.smLocation) {
@@ -384,9 +428,14 @@ export class Orchestrator extends cds.Service {
     const sm = await this.clientOf(inst.subaccount_ID)
     let smId: string | undefined = inst.smId ?? (await this.findOurs(sm, 'instance', inst.ID))?.id
     if (smId && !op.smLocation) {
-      const res = await sm.deleteInstance(smId, { async: true })
-      if (res.kind === 'accepted') await this.markRunning(op, { smLocation: res.location })
-      else smId = undefined
+      const later = this.deferral(sm, op, 'DELETE', `/v1/service_instances/${smId}`)
+      if (later) return later
+      const res = await sm.deleteInstance(smId, { async: true, booking: op.ID })
+      if (res.kind !== 'accepted') smId = undefined
+      else {
+        await this.markRunning(op, { smLocation: res.location })
+        return { retryInMs: this.pollDelay(op) }
+      }
     }
     if (smId && op.smLocation) {
       const finished = await this.awaitOperation(sm, op, op.smLocation, true)
@@ -408,8 +457,8 @@ export class Orchestrator extends cds.Service {
     }
     const inst = await read('ServiceInstances', key.instance_ID)
     if (!inst) throw new StepFailed('The service instance no longer exists')
-    // one call does the chore: wait for the instance (woken when it is Ready; the delay is the fallback)
-    if (inst.state_code === 'Creating') return { retryInMs: settings().pollMaxMs }
+    // one call does the chore: wait for the instance
+    if (inst.state_code === 'Creating') return { retryInMs: await inTx(() => instanceWaitMs(inst)), nothingSent: true }
     if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
     const sm = await this.clientOf(inst.subaccount_ID)
 
@@ -419,6 +468,8 @@ export class Orchestrator extends cds.Service {
       let smId = found?.id as string | undefined
       let location: string | undefined
       if (!smId) {
+        const later = this.deferral(sm, op, 'POST', '/v1/service_bindings')
+        if (later) return later
         await this.markRunning(op, {})
         try {
           const res = await sm.createBinding(
@@ -428,7 +479,7 @@ export class Orchestrator extends cds.Service {
               parameters: parseJsonObject(key.parameters),
               labels: Orchestrator.labelsFor(key.ID)
             },
-            { async: false }
+            { async: false, booking: op.ID }
           )
           if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
           else [smId, credentials] = [res.resource?.id ?? res.id, res.resource?.ready === false ? undefined : res.resource?.credentials]
@@ -537,9 +588,14 @@ export class Orchestrator extends cds.Service {
     const sm = await this.clientOf(op.subaccount_ID ?? inst?.subaccount_ID)
     let smId: string | undefined = key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id
     if (smId && !op.smLocation) {
-      const res = await sm.deleteBinding(smId, { async: true })
-      if (res.kind === 'accepted') await this.markRunning(op, { smLocation: res.location })
-      else smId = undefined
+      const later = this.deferral(sm, op, 'DELETE', `/v1/service_bindings/${smId}`)
+      if (later) return later
+      const res = await sm.deleteBinding(smId, { async: true, booking: op.ID })
+      if (res.kind !== 'accepted') smId = undefined
+      else {
+        await this.markRunning(op, { smLocation: res.location })
+        return { retryInMs: this.pollDelay(op) }
+      }
     }
     if (smId && op.smLocation) {
       const finished = await this.awaitOperation(sm, op, op.smLocation, true)
@@ -589,6 +645,17 @@ export class Orchestrator extends cds.Service {
       ...(remote.ready && key.state_code === 'Failed' ? { state_code: 'Ready', lastError: null } : {})
     })
   }
+}
+
+/**
+ * How long a key waits for its instance that is still being created before it looks again. It is woken
+ * when the instance is Ready (wakeKeysOf); until then it looks only after the instance's next step, which
+ * may wait long for the rate limits.
+ */
+async function instanceWaitMs(inst: Row): Promise<number> {
+  const step = inst.lastOperation_ID ? await SELECT.one.from(db().Operations, inst.lastOperation_ID).columns('nextAttempt') : undefined
+  const next = step?.nextAttempt ? Math.max(0, Date.parse(step.nextAttempt) - Date.now()) : 0
+  return next + settings().pollMaxMs
 }
 
 function describeLastOperation(lastOp: { errors?: unknown; description?: string } | undefined): string {

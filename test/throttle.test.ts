@@ -295,6 +295,47 @@ describe('throttle: the limiter', () => {
     expect(d.grantedAt).toBe(c.grantedAt! + 31_000)
   })
 
+  test('book(): deferred callers are told their turn, spread over the windows, and keep their place', async () => {
+    const t = limiter({ minuteMs: 1000, instanceCreates: { perMinute: 3 } })
+    const create = { method: 'POST', path: '/v1/service_instances' }
+    const start = t.clock.t
+    // three places are free now; the next three one window later, then the window after
+    const waits = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map(id => t.throttle.book(create, id))
+    expect(waits).toEqual([0, 0, 0, 1000, 1000, 1000, 2000])
+    // other classes are not held up by the bookings
+    expect(t.throttle.book({ method: 'POST', path: '/v1/service_bindings' }, 'x')).toBe(0)
+    // the callers told 0 call now, using their bookings, and are let through at once
+    const log: Ticket[] = []
+    for (const id of ['a', 'b', 'c']) void t.throttle.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
+    await t.clock.advance(0)
+    expect(log).toHaveLength(3)
+    // asking again keeps the place: not behind the callers who booked later
+    await t.clock.advance(400)
+    expect(t.throttle.book(create, 'd')).toBe(600)
+    // when their time comes, the others are let through without waiting
+    await t.clock.advance(start + 1000 - t.clock.t)
+    for (const id of ['d', 'e', 'f']) {
+      expect(t.throttle.book(create, id)).toBe(0)
+      void t.throttle.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
+    }
+    await t.clock.advance(1)
+    expect(log).toHaveLength(6)
+    expect(t.throttle.stats.delayed).toBe(0)
+    // a newcomer goes after g, whose booking still stands
+    expect(t.throttle.book(create, 'h')).toBe(1000 - 1)
+  })
+
+  test('book(): a booking nobody came back for is forgotten after a while', async () => {
+    const t = limiter({ minuteMs: 1000, instanceCreates: { perMinute: 1 } })
+    const create = { method: 'POST', path: '/v1/service_instances' }
+    expect(t.throttle.book(create, 'gone-1')).toBe(0)
+    expect(t.throttle.book(create, 'gone-2')).toBe(1000)
+    expect(t.throttle.book(create, 'next')).toBe(2000)
+    // the two callers died; once their times are long past, they stand in front of nobody
+    await t.clock.advance(60_000)
+    expect(t.throttle.book(create, 'newcomer')).toBe(0)
+  })
+
   test('a 429 pauses its endpoint class until Retry-After has passed; other classes go on', async () => {
     const t = limiter({ minuteMs: 1000, all: { perMinute: 100 }, defaultRetryAfterMs: 700 })
     const [first] = ask(t, 'instanceCreates', 1, { hold: true })
@@ -464,6 +505,34 @@ describe('throttle: through the app', () => {
     expect(limiterRejections(from)).toEqual([])
     expect(calls.filter(c => c.status === 429)).toEqual([])
   })
+
+  test('a burst of instance creates waiting for the rate limits holds up no other work', async () => {
+    const base = await createPair('burst-base')
+    await expectReady([base], ['burst-base'])
+    const from = emu.calls.length
+    // 15 creates at 3 per 2-second window: the last goes about 8 s from now
+    const names = Array.from({ length: 15 }, (_, i) => `queue-burst-${String(i).padStart(2, '0')}`)
+    const pairs = await Promise.all(names.map(createPair))
+    // meanwhile a key of an instance that is Ready, and a key deletion, go through at once
+    const extra = await admin.post(`${API}/ServiceKeys`, { instance_ID: base.instance, name: 'during-burst' })
+    expect(extra.status).toBe(201)
+    expect((await admin.delete(`${API}/ServiceKeys(${base.key})`)).status).toBe(204)
+    const key = await waitFor(admin, `${API}/ServiceKeys(${extra.data.ID})`, stateIs('Ready', 'Failed'), 20_000)
+    expect(key.state_code).toBe('Ready')
+    await waitFor(admin, `${API}/ServiceKeys(${base.key})`, stateIs('Deleted', 'Failed'), 20_000)
+    await expectReady(pairs, names, 40_000)
+    const calls = emu.calls.slice(from)
+    const creates = calls.filter(c => c.method === 'POST' && c.path === INSTANCES)
+    expect(creates).toHaveLength(15)
+    const bindingOfExtra = calls.find(c => c.method === 'POST' && c.path === BINDINGS && c.body?.name === 'during-burst')!
+    const deletion = calls.find(c => c.method === 'DELETE' && c.path.startsWith(`${BINDINGS}/`))!
+    // both came before the burst was through: the waiting creates did not hold the queue
+    expect(bindingOfExtra.at).toBeLessThan(creates.at(-1)!.at - MINUTE_MS)
+    expect(deletion.at).toBeLessThan(creates.at(-1)!.at - MINUTE_MS)
+    // the deferred creates were spread over the windows, not retried against the limit: one POST each
+    expect(limiterRejections(from)).toEqual([])
+    expect(calls.filter(c => c.status === 429)).toEqual([])
+  }, 90_000)
 
   test('a 30-second SM outage (503s and connection resets): every request ends Ready, one object each', async () => {
     // one Ready instance before the outage, so that key creations hit the outage too

@@ -16,7 +16,7 @@ export interface ProvisioningSettings {
   rotationOverlapMs: number
 }
 
-const DEFAULTS = { stepDeadline: '1h', pollSlice: '20s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h' }
+const DEFAULTS = { stepDeadline: '1h', pollSlice: '2s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h' }
 
 function ms(value: unknown, fallback: string): number {
   const v = value ?? fallback

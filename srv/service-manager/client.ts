@@ -59,6 +59,8 @@ interface CallOptions {
   /** Non-2xx statuses handed back to the caller instead of thrown. */
   pass?: readonly number[]
   signal?: AbortSignal
+  /** the throttle booking this call uses up */
+  booking?: string
 }
 
 interface SMResponse {
@@ -239,6 +241,7 @@ export class ServiceManagerClient {
   private readonly maxRetryWaitMs: number
   private readonly pageSize: number
   private readonly throttle: ClientOptions['throttle']
+  private readonly book: ClientOptions['book']
   private cachedToken: { value: string; refreshAt: number } | undefined
   private tokenInFlight: Promise<string> | undefined
   /** values that must never leave this object in an error text */
@@ -260,6 +263,7 @@ export class ServiceManagerClient {
     this.maxRetryWaitMs = opts.maxRetryWaitMs ?? 30_000
     this.pageSize = opts.pageSize ?? 100
     this.throttle = opts.throttle
+    this.book = opts.book
     this.http = axios.create({
       timeout: this.timeoutMs,
       maxRedirects: 0,
@@ -305,13 +309,13 @@ export class ServiceManagerClient {
       throw invalidArgument('give either service_plan_id or both service_offering_name and service_plan_name')
     validateLabels(body.labels)
     const path = '/v1/service_instances'
-    const res = await this.call('POST', path, { query: { async: opts.async ?? true }, body })
+    const res = await this.call('POST', path, { query: { async: opts.async ?? true }, body, booking: opts.booking })
     return this.asyncResult<SMInstance>('POST', path, res)
   }
 
   async deleteInstance(id: string, opts: AsyncOptions = {}): Promise<AsyncResult<void>> {
     const path = `/v1/service_instances/${requireId(id, 'instance')}`
-    const res = await this.call('DELETE', path, { query: { async: opts.async ?? true }, pass: [404, 410] })
+    const res = await this.call('DELETE', path, { query: { async: opts.async ?? true }, pass: [404, 410], booking: opts.booking })
     return this.deleteResult('DELETE', path, res, id)
   }
 
@@ -338,13 +342,13 @@ export class ServiceManagerClient {
       throw invalidArgument('service_instance_id is required')
     validateLabels(body.labels)
     const path = '/v1/service_bindings'
-    const res = await this.call('POST', path, { query: { async: opts.async ?? false }, body })
+    const res = await this.call('POST', path, { query: { async: opts.async ?? false }, body, booking: opts.booking })
     return this.asyncResult<SMBinding>('POST', path, res)
   }
 
   async deleteBinding(id: string, opts: AsyncOptions = {}): Promise<AsyncResult<void>> {
     const path = `/v1/service_bindings/${requireId(id, 'binding')}`
-    const res = await this.call('DELETE', path, { query: { async: opts.async ?? false }, pass: [404, 410] })
+    const res = await this.call('DELETE', path, { query: { async: opts.async ?? false }, pass: [404, 410], booking: opts.booking })
     return this.deleteResult('DELETE', path, res, id)
   }
 
@@ -362,6 +366,14 @@ export class ServiceManagerClient {
     const path = this.relativeLocation(location)
     const res = await this.call('GET', path)
     return this.operationOf(path, res)
+  }
+
+  /**
+   * How long a call would wait for the rate limits (0 without a throttle), for a caller that comes back
+   * then instead of waiting: books a place for `id`, used up by the call that passes `booking: id`.
+   */
+  expectedWait(method: Method, path: string, id: string): number {
+    return this.book ? this.book({ method, path }, id) : 0
   }
 
   /**
@@ -479,7 +491,7 @@ export class ServiceManagerClient {
   private async exchange(method: Method, path: string, opts: CallOptions): Promise<SMResponse> {
     let refreshed = false
     for (;;) {
-      const held = this.throttle ? await this.throttle({ method, path }) : undefined
+      const held = this.throttle ? await this.throttle({ method, path, booking: opts.booking }) : undefined
       const settle = typeof held === 'function' ? held : undefined
       let token: string
       try {

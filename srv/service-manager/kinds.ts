@@ -111,7 +111,7 @@ export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClien
     pollInitialMs: s.pollInitialMs,
     pollMaxMs: s.pollMaxMs,
     ...(config().client ?? {}),
-    ...(throttle ? { throttle: throttle.hook } : {})
+    ...(throttle ? { throttle: throttle.hook, book: throttle.book.bind(throttle) } : {})
   })
   clients.set(sub.subaccountId, client)
   return client

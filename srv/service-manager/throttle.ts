@@ -60,6 +60,8 @@ export const SM_LIMITS: Readonly<Record<LevelName, Readonly<LevelLimits>>> = Obj
 })
 
 const LEVELS = Object.keys(SM_LIMITS) as LevelName[]
+/** How long after its time a booking nobody came back for still counts (see Throttle.book). */
+const BOOKING_GRACE_MS = 30_000
 const CLASSES: ThrottleClass[] = ['bindings', 'offerings', 'plans', 'instanceCreates', 'instanceUpdates', 'other']
 
 /** The endpoint class of a call (its most specific level; `other` for calls only `all` counts). */
@@ -139,6 +141,9 @@ export function resolveLimits(cfg: ThrottleLimits = {}): ResolvedLimits {
 class SlidingWindow {
   private ends: number[] = []
   private gens: number[] = []
+  /** start of each entry's call, and whether it still runs (for estimates: its end is not known yet) */
+  private starts: number[] = []
+  private running: boolean[] = []
   private next = 0
 
   constructor(
@@ -152,7 +157,7 @@ class SlidingWindow {
     return this.ends[this.next] + this.ms
   }
 
-  take(provisionalEnd: number): { i: number; gen: number } {
+  take(start: number, provisionalEnd: number): { i: number; gen: number } {
     const i = this.next
     if (this.ends.length < this.limit) {
       this.ends.push(provisionalEnd)
@@ -161,13 +166,35 @@ class SlidingWindow {
       this.ends[i] = provisionalEnd
       this.gens[i]++
     }
+    this.starts[i] = start
+    this.running[i] = true
     this.next = (i + 1) % this.limit
     return { i, gen: this.gens[i] }
   }
 
   /** The call behind a slot ended at `end` (ignored when the slot was reused after the in-flight cap). */
   settle(slot: { i: number; gen: number }, end: number): void {
-    if (this.gens[slot.i] === slot.gen) this.ends[slot.i] = end
+    if (this.gens[slot.i] !== slot.gen) return
+    this.ends[slot.i] = end
+    this.running[slot.i] = false
+  }
+
+  /**
+   * Earliest start of the n-th (0-based) of the next calls if each went as soon as the window lets it:
+   * the first free places go now, the others when the call they replace leaves the window. Calls still
+   * running count from their start (their end is not known yet), so this is an estimate.
+   */
+  nthFree(now: number, n: number): number {
+    const free = this.limit - this.ends.length
+    const rounds = Math.floor(n / this.limit)
+    const j = n % this.limit
+    // oldest first: the free places, then the entries from the oldest one on
+    let base = now - this.ms
+    if (j >= free) {
+      const i = this.ends.length < this.limit ? j - free : (this.next + j - free) % this.limit
+      base = this.running[i] ? this.starts[i] : this.ends[i]
+    }
+    return Math.max(now, base + this.ms * (1 + rounds))
   }
 
   /** Calls counted at `now` (for stats and tests). */
@@ -228,6 +255,8 @@ export class Throttle {
   private readonly windows: Record<LevelName, SlidingWindow[]>
   private readonly queues = new Map<ThrottleClass, Waiter[]>(CLASSES.map(c => [c, []]))
   private readonly pausedUntil = new Map<ThrottleClass, number>()
+  /** start times promised by book(), per class and caller */
+  private readonly bookings = new Map<ThrottleClass, Map<string, number>>(CLASSES.map(c => [c, new Map()]))
   private readonly now: () => number
   private readonly timers: ThrottleTimers
   private seq = 0
@@ -251,6 +280,7 @@ export class Throttle {
    */
   acquire(req: ThrottleRequest): Promise<(outcome: ThrottleOutcome) => void> {
     const cls = classOf(req.method, req.path)
+    if (req.booking) this.bookings.get(cls)!.delete(req.booking)
     const queue = this.queues.get(cls)!
     const now = this.now()
     // fast path: nobody waits and a slot is free now (otherwise the queue keeps the order)
@@ -259,6 +289,32 @@ export class Throttle {
       queue.push({ seq: this.seq++, cls, since: now, resolve })
       this.pump()
     })
+  }
+
+  /**
+   * For callers that would rather come back later than wait here (a queued step holding a worker): how
+   * long until a call of this kind can be expected to go, counting the callers waiting now and the places
+   * booked before. The place is booked for `id` until the call that names it (ThrottleRequest.booking)
+   * comes, so that the next caller is told a later time and deferred callers come back spread over the
+   * windows instead of all at once. When `id` asks again, it keeps its place in the line and is told the
+   * time left until the limits are expected to let it go (0: call now). A booking is an estimate, not a
+   * slot: the call itself still goes through acquire(), which alone guarantees the limits. Bookings nobody
+   * used are forgotten a while after their time.
+   */
+  book(req: ThrottleRequest, id: string): number {
+    const cls = classOf(req.method, req.path)
+    const now = this.now()
+    const booked = this.bookings.get(cls)!
+    for (const [other, at] of booked) if (at < now - BOOKING_GRACE_MS) booked.delete(other)
+    // in front: the callers waiting now and the places booked before this one
+    const mine = booked.get(id)
+    let ahead = this.queues.get(cls)!.length
+    if (mine === undefined) ahead += booked.size
+    else for (const at of booked.values()) if (at < mine) ahead++
+    let at = Math.max(now, mine ?? 0, this.pausedUntil.get(cls) ?? 0)
+    for (const level of levelsOf(cls)) for (const w of this.windows[level]) at = Math.max(at, w.nthFree(now, ahead))
+    booked.set(id, at)
+    return at - now
   }
 
   /** The hook for ClientOptions.throttle. */
@@ -302,7 +358,7 @@ export class Throttle {
   private grant(cls: ThrottleClass, now: number, since: number): (outcome: ThrottleOutcome) => void {
     const provisional = now + this.limits.inFlightCapMs
     const taken: Array<[SlidingWindow, { i: number; gen: number }]> = []
-    for (const level of levelsOf(cls)) for (const w of this.windows[level]) taken.push([w, w.take(provisional)])
+    for (const level of levelsOf(cls)) for (const w of this.windows[level]) taken.push([w, w.take(now, provisional)])
     this.counters.granted++
     const waited = now - since
     if (waited > 0) {

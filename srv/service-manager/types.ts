@@ -151,6 +151,8 @@ export interface CreateBindingBody {
 
 export interface AsyncOptions {
   async?: boolean
+  /** The caller's place booked in the throttle before (ServiceManagerClient.expectedWait), used up by this call. */
+  booking?: string
 }
 
 export interface WaitOptions {
@@ -167,6 +169,8 @@ export interface WaitOptions {
 export interface ThrottleRequest {
   method: string
   path: string
+  /** the booking this call uses up (Throttle.book) */
+  booking?: string
 }
 
 /** How a throttled call ended: its HTTP status and Retry-After, or {} when no answer came. */
@@ -188,6 +192,8 @@ export interface ClientOptions {
    * resolve with a function that the client then calls once with the call's outcome (e.g. to pause on 429).
    */
   throttle?: (req: ThrottleRequest) => Promise<void | ((outcome: ThrottleOutcome) => void)>
+  /** Expected wait in the throttle for a call that `id` makes later; books its place (see Throttle.book). */
+  book?: (req: ThrottleRequest, id: string) => number
   /** Extra attempts for GETs on 429/503/network errors, default 3. */
   getRetries?: number
   /** Base delay of GET retries without Retry-After (doubles per attempt), default 500. */
