@@ -95,7 +95,28 @@ annotate service.ServiceKeys actions {
     }
   )(privateKey @title: '{i18n>PrivateKey}'  @UI.MultiLineText);
   revealCredentials @(Core.OperationAvailable: ($self.state.code = 'Ready'));
+  // a successor is created, verified and takes over the registrations; the old key goes after the overlap
+  rotate            @(
+    Core.OperationAvailable: ($self.state.code = 'Ready'),
+    Common.SideEffects     : {
+      TargetProperties: ['in/state_code'],
+      TargetEntities  : [
+        in.operations,
+        in.lastOperation,
+        in.registrations
+      ]
+    }
+  );
 }
+
+// ---- who may do what: the service's Me singleton (roles of the signed-in user) -----------------------
+// Fiori elements' own Delete buttons here; actions are hidden per DataFieldForAction in the apps'
+// annotations, custom actions through the "permissions" model (app/shared/Permissions.js)
+
+annotate service.ServiceInstances with @UI.DeleteHidden: {$edmJson: {$Path: '/Me/provisioningHidden'}};
+annotate service.ServiceKeys with @UI.DeleteHidden: {$edmJson: {$Path: '/Me/provisioningHidden'}};
+annotate service.Subaccounts with @UI.DeleteHidden: {$edmJson: {$Path: '/Me/administrationHidden'}};
+annotate service.Certificates with @UI.DeleteHidden: {$edmJson: {$Path: '/Me/administrationHidden'}};
 
 // ---- subaccounts: maintained by administrators -------------------------------------------------------
 

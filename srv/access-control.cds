@@ -122,3 +122,9 @@ annotate service.Registrations with @restrict: [
     where: ($user.Subaccount is null or serviceKey.instance.subaccount.subaccountId = $user.Subaccount)
   }
 ];
+
+// everyone who may use the service may ask what they may do
+annotate service.Me with @restrict: [{
+  grant: 'READ',
+  to   : ['Viewer', 'Provisioner', 'CredentialReader', 'Administrator']
+}];

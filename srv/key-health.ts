@@ -2,7 +2,7 @@ import cds from '@sap/cds'
 import type { Request } from '@sap/cds'
 import { CertificateInputError, certificateStatus, parseCertificatePem } from './lib/certificates'
 import { settings } from './lib/config'
-import { clientFor } from './service-manager/kinds'
+import { clientForSubaccount } from './service-manager/kinds'
 import { announce } from './events'
 
 type Row = Record<string, any>
@@ -71,10 +71,8 @@ export function addDaysLeft(rows: Row[] | Row | undefined) {
 /** Reads a key's credentials live from Service Manager; nothing of them is stored. */
 export async function liveCredentials(key: Row, req: Request): Promise<Json> {
   if (key.state_code !== 'Ready' || !key.smId) return req.reject({ status: 422, message: 'KEY_NOT_READY', args: [key.name, key.state_code] })
-  const { ServiceInstances, Subaccounts } = db()
-  const inst = await SELECT.one.from(ServiceInstances, key.instance_ID)
-  const sub = await SELECT.one.from(Subaccounts, inst.subaccount_ID)
-  const sm = await clientFor(sub as { subaccountId: string })
+  const inst = await SELECT.one.from(db().ServiceInstances, key.instance_ID)
+  const sm = await clientForSubaccount(inst.subaccount_ID)
   const binding = await sm.getBinding(key.smId)
   if (!binding) return req.reject({ status: 404, message: 'KEY_NOT_FOUND_IN_SM', args: [key.name] })
   return (binding.credentials ?? {}) as Json

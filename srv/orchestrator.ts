@@ -1,5 +1,5 @@
 import cds from '@sap/cds'
-import { clientFor, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
+import { clientFor, clientForSubaccount, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
 import { throttleFor } from './service-manager/throttle'
 import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
@@ -31,6 +31,7 @@ const DONE: Outcome = { done: true }
  * created or other subaccounts' steps, goes on meanwhile.
  */
 const DEFER_BEYOND_MS = 1500
+/** A deferred step comes back this much before its turn: the queue picks due steps up with some delay. */
 const DEFER_LEAD_MS = 1000
 
 /** A step ended for good with a message for the user. */
@@ -295,7 +296,6 @@ export class Orchestrator extends cds.Service {
   /** Come back later instead of waiting long for the rate limits (see DEFER_BEYOND_MS). */
   private deferral(sm: ServiceManagerClient, op: Row, method: 'POST' | 'DELETE', path: string): Outcome | undefined {
     const waitMs = sm.expectedWait(method, path, op.ID)
-    // back a little before the expected time: ready to go when the limits let it, not picked up late
     return waitMs > DEFER_BEYOND_MS ? { retryInMs: waitMs - DEFER_LEAD_MS, nothingSent: true } : undefined
   }
 
@@ -618,8 +618,7 @@ export class Orchestrator extends cds.Service {
   static async refreshInstance(inst: Row) {
     if (!inst.smId) return
     const { ServiceInstances } = db()
-    const sub = await SELECT.one.from(db().Subaccounts, inst.subaccount_ID)
-    const sm = await clientFor(sub as { subaccountId: string })
+    const sm = await clientForSubaccount(inst.subaccount_ID)
     const remote = await sm.getInstance(inst.smId)
     if (!remote) {
       if (inst.state_code !== 'Deleted') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Failed', lastError: 'The instance no longer exists in Service Manager' })
@@ -632,8 +631,7 @@ export class Orchestrator extends cds.Service {
     if (!key.smId) return
     const { ServiceKeys } = db()
     const inst = await SELECT.one.from(db().ServiceInstances, key.instance_ID)
-    const sub = await SELECT.one.from(db().Subaccounts, inst.subaccount_ID)
-    const sm = await clientFor(sub as { subaccountId: string })
+    const sm = await clientForSubaccount(inst.subaccount_ID)
     const remote = await sm.getBinding(key.smId)
     if (!remote) {
       if (key.state_code !== 'Deleted') await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Failed', lastError: 'The key no longer exists in Service Manager' })

@@ -128,4 +128,23 @@ service ProvisioningService {
 
   @readonly
   entity ExpiryStates     as projection on db.ExpiryStates;
+
+  /**
+   * What the signed-in user may do, from their roles: apps hide the actions the service would refuse
+   * (annotations refer to it as /Me/...). The `...Hidden` flags are the negations, for UI.Hidden.
+   */
+  @odata.singleton
+  @cds.persistence.skip
+  @readonly
+  entity Me {
+    user                 : String;
+    canProvision         : Boolean;
+    canReadCredentials   : Boolean;
+    canAdminister        : Boolean;
+    /** true when the user's `Subaccount` attribute limits them to some subaccounts */
+    limitedToSubaccounts : Boolean;
+    provisioningHidden   : Boolean;
+    credentialsHidden    : Boolean;
+    administrationHidden : Boolean;
+  }
 }

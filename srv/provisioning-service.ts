@@ -30,6 +30,24 @@ export function rotatedName(name: string, now = new Date()): string {
   return `${name.replace(/-\d{12}$/, '').slice(0, 32 - 13)}-${stamp}`
 }
 
+/** What a user may do in this service, from their roles and `Subaccount` attribute (srv/access-control.cds). */
+export function capabilitiesOf(user: cds.User) {
+  const canProvision = user.is('Provisioner')
+  const canReadCredentials = user.is('CredentialReader')
+  const canAdminister = user.is('Administrator')
+  const subaccounts = (user.attr as Record<string, unknown> | undefined)?.Subaccount
+  return {
+    user: user.id,
+    canProvision,
+    canReadCredentials,
+    canAdminister,
+    limitedToSubaccounts: Array.isArray(subaccounts) ? subaccounts.length > 0 : subaccounts != null,
+    provisioningHidden: !canProvision,
+    credentialsHidden: !canReadCredentials,
+    administrationHidden: !canAdminister
+  }
+}
+
 /**
  * The OData service admins and other CAP services use. Handlers validate and persist the intent and an
  * Operations row, then hand the remote work to the orchestrator through the persistent queue.
@@ -51,7 +69,8 @@ export class ProvisioningService extends cds.ApplicationService {
       const result = await next()
       const op = await this.recordOperation('create', 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
       await UPDATE(db.ServiceInstances, req.data.ID).with({ lastOperation_ID: op })
-      await Orchestrator.enqueue(op)
+      const sub = await SELECT.one.from(db.Subaccounts, req.data.subaccount_ID).columns('subaccountId')
+      await Orchestrator.enqueueInstanceCreate(op, sub.subaccountId)
       return result
     })
 
@@ -90,7 +109,7 @@ export class ProvisioningService extends cds.ApplicationService {
         subaccount_ID: inst.subaccount_ID
       })
       await UPDATE(db.ServiceKeys, req.data.ID).with({ lastOperation_ID: op })
-      await Orchestrator.enqueue(op)
+      await Orchestrator.enqueueKeyCreate(op, inst)
       return result
     })
 
@@ -203,6 +222,9 @@ export class ProvisioningService extends cds.ApplicationService {
     this.before('UPDATE', Certificates, guardCertificateUpdate)
     this.before('DELETE', Certificates, guardCertificateDelete)
     this.after('READ', Certificates, addDaysLeft)
+
+    // ---- the signed-in user's capabilities (for hiding actions in the apps) ---------------------------
+    this.on('READ', this.entities.Me, req => capabilitiesOf(req.user))
 
     this.on('scanExpiry', () => scanExpiry())
 

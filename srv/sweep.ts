@@ -1,7 +1,6 @@
 import cds from '@sap/cds'
 import type { Request } from '@sap/cds'
-import { clientFor } from './service-manager/kinds'
-import type { ServiceManagerClient } from './service-manager/client'
+import { clientFor, clientForSubaccount } from './service-manager/kinds'
 import type { SMBinding, SMInstance } from './service-manager/types'
 import { LABEL_MANAGED_BY, LABEL_RECORD, MANAGED_BY, Orchestrator } from './orchestrator'
 import { credentialMetadataColumns } from './lib/key-columns'
@@ -92,16 +91,13 @@ export async function sweepSubaccount(sub: Row): Promise<Record<Finding['categor
 
 // ---- acting on findings ------------------------------------------------------------------------------
 
-async function smFor(finding: Row): Promise<ServiceManagerClient> {
-  const sub = await SELECT.one.from(db().Subaccounts, finding.subaccount_ID)
-  return clientFor(sub as { subaccountId: string })
-}
+
 
 /** Takes an object into our records (labelled as ours) without recreating it; re-reads a stuck record's object. */
 export async function adoptFinding(finding: Row, req: Request) {
   const { ServiceInstances, ServiceKeys, ServicePlans, Findings } = db()
   if (finding.status !== 'open') return req.reject({ status: 422, message: 'FINDING_CLOSED', args: [finding.status] })
-  const sm = await smFor(finding)
+  const sm = await clientForSubaccount(finding.subaccount_ID)
 
   if (finding.category === 'stuck') {
     const record = finding.instance_ID ? await SELECT.one.from(ServiceInstances, finding.instance_ID) : await SELECT.one.from(ServiceKeys, finding.serviceKey_ID)
@@ -176,7 +172,7 @@ export async function removeFinding(finding: Row, req: Request) {
     return UPDATE(Findings, finding.ID).with({ status: 'removed' })
   }
   if (finding.category !== 'orphan' && finding.category !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_REMOVABLE', args: [finding.category] })
-  const sm = await smFor(finding)
+  const sm = await clientForSubaccount(finding.subaccount_ID)
   if (finding.resourceType === 'binding') {
     const res = await sm.deleteBinding(finding.smId, { async: false })
     if (res.kind === 'accepted') await sm.waitForOperation(res.location, { deadline: Date.now() + 60_000, expectDelete: true })

@@ -28,7 +28,9 @@ interface MtaModule {
 }
 interface MtaResource {
   name: string
-  type: string
+  /** none: a resource that only holds properties */
+  type?: string
+  properties?: Record<string, unknown>
   parameters?: { service?: string; 'service-plan'?: string; path?: string; config?: Record<string, unknown> }
 }
 const mta = YAML.parse(read('mta.yaml')) as {
@@ -152,7 +154,13 @@ describe('mta.yaml', () => {
     const dest = module('approuter.nodejs').requires!.find(r => r.group === 'destinations')!
     expect(dest.properties).toMatchObject({ forwardAuthToken: true, url: '~{srv-url}' })
     const xsApp = json('app/router/xs-app.json') as { routes: { destination?: string }[] }
-    expect(new Set(xsApp.routes.map(r => r.destination))).toEqual(new Set([dest.properties!.name]))
+    expect(new Set(xsApp.routes.map(r => r.destination))).toEqual(new Set([dest.properties!.name, 'ui5']))
+  })
+
+  test('the approuter reaches the SAPUI5 CDN as destination ui5, without the user\'s token', () => {
+    const ui5 = module('approuter.nodejs').requires!.find(r => r.group === 'destinations' && r.properties?.name === 'ui5')!
+    expect(ui5.properties).toMatchObject({ forwardAuthToken: false, url: '~{url}' })
+    expect(resources.get(ui5.name)?.properties).toEqual({ url: 'https://ui5.sap.com' })
   })
 })
 
@@ -257,6 +265,15 @@ describe('app/router', () => {
       expect(routeFor(url)).toMatchObject({ destination: 'srv-api', authenticationType: 'xsuaa' })
     }
   )
+
+  test('the SAPUI5 runtime comes from the CDN in the version the apps are developed with, without a login', () => {
+    const version = (YAML.parseAllDocuments(read('app/ui5/ui5.yaml'))[0].toJSON() as { framework: { version: string } }).framework.version
+    const route = routeFor('/ui5/resources/sap-ui-core.js') as { destination?: string; authenticationType: string; target?: string }
+    expect(route).toMatchObject({ destination: 'ui5', authenticationType: 'none', target: `/${version}/resources/$1` })
+    // every app bootstraps from there
+    for (const app of ['subaccounts', 'serviceinstances', 'servicekeys', 'certificates'])
+      expect(read(`app/${app}/webapp/index.html`)).toContain('src="../ui5/resources/sap-ui-core.js"')
+  })
 
   test('modifying requests carry a CSRF token', () => {
     expect(routeFor('/odata/v4/provisioning/ServiceInstances')?.csrfProtection).toBe(true)

@@ -431,6 +431,44 @@ describe('credentials, verification, certificates, expiry scan', () => {
 
 // ---- hardening ---------------------------------------------------------------------------------------------
 
+describe('Me: what the signed-in user may do (the apps hide what the service refuses)', () => {
+  const users = Object.keys(USERS) as Array<keyof typeof USERS>
+  test.each(users)('%s', async user => {
+    const res = await client(user).get(`${API}/Me`)
+    const roles: readonly Role[] = USERS[user].roles
+    if (!roles.length) return expect(res.status).toBe(403)
+    expect(res.status).toBe(200)
+    const may = { provision: roles.includes('Provisioner'), read: roles.includes('CredentialReader'), administer: roles.includes('Administrator') }
+    expect(res.data).toMatchObject({
+      user,
+      canProvision: may.provision,
+      canReadCredentials: may.read,
+      canAdminister: may.administer,
+      limitedToSubaccounts: USERS[user].eu10,
+      provisioningHidden: !may.provision,
+      credentialsHidden: !may.read,
+      administrationHidden: !may.administer
+    })
+    // and the flags say what the service does, on a Ready key within every user's reach
+    const reveal = await client(user).post(`${API}/ServiceKeys(${rows.ServiceKeys.in})/ProvisioningService.revealCredentials`, {})
+    expect(reveal.status).toBe(may.read ? 200 : 403)
+    const refresh = await client(user).post(`${API}/ServiceKeys(${rows.ServiceKeys.in})/ProvisioningService.refresh`, {})
+    expect(refresh.status).toBe(may.provision ? 200 : 403)
+    const sync = await client(user).post(`${API}/Subaccounts(${SUB1})/ProvisioningService.syncCatalog`, {})
+    expect(sync.status).toBe(may.administer ? 200 : 403)
+  })
+
+  test('anonymous: 401', async () => {
+    expect((await client('anonymous').get(`${API}/Me`)).status).toBe(401)
+  })
+
+  test('read-only: no CREATE, UPDATE or DELETE', async () => {
+    expect((await admin.post(`${API}/Me`, { canAdminister: true })).status).toBeGreaterThanOrEqual(400)
+    expect((await admin.patch(`${API}/Me`, { canAdminister: false })).status).toBeGreaterThanOrEqual(400)
+    expect((await admin.get(`${API}/Me`)).data.canAdminister).toBe(true)
+  })
+})
+
 describe('hardening', () => {
   test('request bodies are limited to 1 MB: 413 above, accepted below', async () => {
     const big = await admin.post(`${API}/Templates`, { name: unique('big'), offeringName: 'x', planName: 'y', parameters: 'x'.repeat(1_100_000) })

@@ -51,9 +51,10 @@ annotate service.ServiceInstances with @(
       ![@HTML5.CssDefaults]: {width: '12rem'}
     },
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.refresh',
-      Label : '{i18n>Refresh}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.refresh',
+      Label         : '{i18n>Refresh}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
     }
   ],
   UI.PresentationVariant         : {
@@ -64,9 +65,10 @@ annotate service.ServiceInstances with @(
     Visualizations: ['@UI.LineItem']
   },
   UI.Identification              : [{
-    $Type : 'UI.DataFieldForAction',
-    Action: 'ProvisioningService.refresh',
-    Label : '{i18n>Refresh}'
+    $Type         : 'UI.DataFieldForAction',
+    Action        : 'ProvisioningService.refresh',
+    Label         : '{i18n>Refresh}',
+    ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
   }],
   UI.DataPoint #State            : {
     Value      : state_code,

@@ -57,14 +57,22 @@ annotate service.ServiceKeys with @(
       ![@HTML5.CssDefaults]: {width: '11rem'}
     },
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.verify',
-      Label : '{i18n>Verify}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.verify',
+      Label         : '{i18n>Verify}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
     },
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.refresh',
-      Label : '{i18n>Refresh}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.rotate',
+      Label         : '{i18n>Rotate}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.refresh',
+      Label         : '{i18n>Refresh}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
     }
   ],
   UI.PresentationVariant   : {
@@ -76,14 +84,22 @@ annotate service.ServiceKeys with @(
   },
   UI.Identification        : [
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.verify',
-      Label : '{i18n>Verify}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.verify',
+      Label         : '{i18n>Verify}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
     },
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.refresh',
-      Label : '{i18n>Refresh}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.rotate',
+      Label         : '{i18n>Rotate}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.refresh',
+      Label         : '{i18n>Refresh}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/provisioningHidden'}}
     }
   ],
   UI.DataPoint #State      : {

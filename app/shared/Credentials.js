@@ -1,7 +1,7 @@
 /*!
  * Reveal credentials: calls the key's bound action revealCredentials (read live from Service Manager and
  * audit-logged by the service) and shows the JSON in a dialog. The secret is kept in no model and is
- * dropped with the dialog.
+ * dropped with the dialog. Download credentials: saves the key's JSON file through downloadCredentials.
  */
 sap.ui.define(
   ["sap/m/Button", "sap/m/Dialog", "sap/m/MessageBox", "sap/m/TextArea", "sap/ui/core/BusyIndicator"],
@@ -66,6 +66,52 @@ sap.ui.define(
           .finally(function () {
             BusyIndicator.hide();
             operation.destroy();
+          });
+      },
+
+      /**
+       * Object page header action of a service key: saves the cockpit-style service key JSON file (the
+       * service's downloadCredentials function, read live and audit-logged). The file goes from the
+       * response straight to the browser's download; nothing is kept.
+       * @param {sap.ui.model.odata.v4.Context} keyContext the key shown on the page
+       * @this sap.fe.core.ExtensionAPI
+       */
+      download: function (keyContext) {
+        var model = keyContext.getModel();
+        var url = new URL(model.getServiceUrl() + keyContext.getPath().slice(1) + "/ProvisioningService.downloadCredentials()", document.baseURI).href;
+        var fallbackName = (keyContext.getProperty("name") || "service-key") + ".json";
+        BusyIndicator.show(0);
+        return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (response) {
+            if (!response.ok) {
+              return response.json().then(
+                function (body) {
+                  throw new Error((body && body.error && body.error.message) || response.statusText);
+                },
+                function () {
+                  throw new Error(response.status + " " + response.statusText);
+                }
+              );
+            }
+            var disposition = response.headers.get("Content-Disposition") || "";
+            var match = /filename="([^"]+)"/.exec(disposition);
+            return response.blob().then(function (blob) {
+              var link = document.createElement("a");
+              link.href = URL.createObjectURL(blob);
+              link.download = match ? match[1] : fallbackName;
+              document.body.appendChild(link);
+              link.click();
+              link.remove();
+              setTimeout(function () {
+                URL.revokeObjectURL(link.href);
+              }, 0);
+            });
+          })
+          .catch(function (error) {
+            MessageBox.error(error.message);
+          })
+          .finally(function () {
+            BusyIndicator.hide();
           });
       },
 

@@ -1,13 +1,14 @@
 /*!
- * What the signed-in user may do, for hiding actions the service would refuse. The service has no user
- * info endpoint, so this asks the authorization itself: revealing the credentials of a key that cannot
- * exist answers 403 to users without the CredentialReader role and 404 to those with it. No key is read
- * and nothing is audit-logged. Replace with a server-provided flag once the service offers one.
+ * What the signed-in user may do, for hiding actions the service would refuse. Reads the service's `Me`
+ * singleton (computed from the user's roles) once per app start and keeps it in the named model
+ * "permissions": { canProvision, canReadCredentials, canAdminister }, all false until known. Annotations
+ * hide Fiori elements' own actions through the same singleton (/Me/...Hidden); this model serves the
+ * custom actions of the manifests.
  */
 sap.ui.define(["sap/ui/model/json/JSONModel"], function (JSONModel) {
   "use strict";
 
-  var NO_KEY = "00000000-0000-0000-0000-000000000000";
+  var FLAGS = ["canProvision", "canReadCredentials", "canAdminister"];
 
   function serviceUrl(component) {
     var uri = component.getManifestEntry("/sap.app/dataSources/mainService/uri");
@@ -16,25 +17,27 @@ sap.ui.define(["sap/ui/model/json/JSONModel"], function (JSONModel) {
 
   return {
     /**
-     * Sets the named model "permissions" on the component: { canRevealCredentials } (false until known).
+     * Sets the named model "permissions" on the component.
      * @param {sap.ui.core.UIComponent} component the app component
+     * @returns {sap.ui.model.json.JSONModel} the model
      */
     attach: function (component) {
-      var model = new JSONModel({ canRevealCredentials: false });
+      var model = new JSONModel({ canProvision: false, canReadCredentials: false, canAdminister: false });
       component.setModel(model, "permissions");
-      fetch(serviceUrl(component) + "ServiceKeys(" + NO_KEY + ")/ProvisioningService.revealCredentials", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: "{}"
-      }).then(
-        function (response) {
-          model.setProperty("/canRevealCredentials", response.status === 404);
-        },
-        function () {
-          /* unreachable service: keep the action hidden */
-        }
-      );
+      fetch(serviceUrl(component) + "Me", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.ok ? response.json() : {};
+        })
+        .then(
+          function (me) {
+            FLAGS.forEach(function (flag) {
+              model.setProperty("/" + flag, me[flag] === true);
+            });
+          },
+          function () {
+            /* unreachable service: keep the actions hidden */
+          }
+        );
       return model;
     }
   };

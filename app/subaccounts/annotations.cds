@@ -48,9 +48,10 @@ annotate service.Subaccounts with @(
       ![@HTML5.CssDefaults]: {width: '11rem'}
     },
     {
-      $Type : 'UI.DataFieldForAction',
-      Action: 'ProvisioningService.syncCatalog',
-      Label : '{i18n>SyncCatalog}'
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.syncCatalog',
+      Label         : '{i18n>SyncCatalog}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
     }
   ],
   UI.PresentationVariant  : {
@@ -58,9 +59,10 @@ annotate service.Subaccounts with @(
     Visualizations: ['@UI.LineItem']
   },
   UI.Identification       : [{
-    $Type : 'UI.DataFieldForAction',
-    Action: 'ProvisioningService.syncCatalog',
-    Label : '{i18n>SyncCatalog}'
+    $Type         : 'UI.DataFieldForAction',
+    Action        : 'ProvisioningService.syncCatalog',
+    Label         : '{i18n>SyncCatalog}',
+    ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
   }],
   UI.DataPoint #Health    : {
     Value: health,

@@ -118,6 +118,16 @@ export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClien
 }
 
 /**
+ * The client of a subaccount record (Subaccounts.ID), read in the current transaction: how request
+ * handlers reach the Service Manager of the object they work on.
+ */
+export async function clientForSubaccount(ID: string): Promise<ServiceManagerClient> {
+  const sub = (await SELECT.one.from('btp.provisioning.Subaccounts', ID).columns('subaccountId', 'displayName', 'destination')) as SubaccountRef | undefined
+  if (!sub) throw new ServiceManagerAccessError(ID)
+  return clientFor(sub)
+}
+
+/**
  * Extra CA certificate to trust for token endpoints of keys (the emulator's local CA); production uses the
  * system's trusted roots only.
  */

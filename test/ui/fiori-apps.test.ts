@@ -4,6 +4,7 @@
  * each other (the key is created on the instance created before). Each test saves a screenshot under
  * test-output/ui/.
  */
+import { readFileSync } from 'node:fs'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { makeLeaf } from '../fixtures/pki'
 import {
@@ -128,10 +129,39 @@ describe('Fiori apps in a browser', () => {
       await button(page, 'Reveal Credentials').click()
       const credentials = page.locator('.btpCredentialsDialog textarea')
       await credentials.waitFor()
-      await expect(credentials.inputValue()).resolves.toContain('"clientsecret"')
+      const revealed = await credentials.inputValue()
+      expect(revealed).toContain('"clientsecret"')
       await screenshot(page, '08-key-credentials')
       await button(dialog(page), 'Close').click()
       await page.locator('.btpCredentialsDialog').waitFor({ state: 'detached' })
+
+      // the same credentials as the cockpit's service key file
+      const download = page.waitForEvent('download', { timeout: STEP_TIMEOUT })
+      await button(page, 'Download Credentials').click()
+      const file = await download
+      expect(file.suggestedFilename()).toBe(`${KEY}.json`)
+      const saved = JSON.parse(readFileSync((await file.path())!, 'utf8'))
+      expect(saved).toEqual(JSON.parse(revealed))
+      await screenshot(page, '08b-key-downloaded')
+    },
+    TEST_TIMEOUT
+  )
+
+  test(
+    'rotates the key: a successor like it becomes Ready',
+    async () => {
+      await button(page, 'Rotate').click()
+      await text(page, 'Operations History').waitFor({ timeout: STEP_TIMEOUT })
+      await openApp(page, `${server.url}/servicekeys/index.html`)
+      await pressGo(page)
+      // the successor is named after the key with a time stamp (srv/provisioning-service.ts rotatedName)
+      const successor = text(page, new RegExp(`^${KEY}-\\d{12}$`))
+      await successor.waitFor({ timeout: STEP_TIMEOUT })
+      await successor.click()
+      await text(page, 'Credential Metadata').waitFor({ timeout: STEP_TIMEOUT })
+      await refreshUntil(page, 'Ready')
+      await text(page, KEY).waitFor() // Rotated From
+      await screenshot(page, '08c-key-rotated')
     },
     TEST_TIMEOUT
   )
@@ -148,22 +178,25 @@ describe('Fiori apps in a browser', () => {
   )
 
   test(
-    'a viewer sees the key but not Reveal Credentials',
+    'a viewer sees the key but none of the actions the service would refuse',
     async () => {
       const viewer = await contextFor(browser, 'viewer')
       try {
         const viewerPage = await viewer.newPage()
-        // the app asks the service whether this user may reveal credentials (app/shared/Permissions.js)
-        const permission = viewerPage.waitForResponse(r => r.url().includes('/ProvisioningService.revealCredentials'), {
-          timeout: APP_LOAD_TIMEOUT
-        })
+        // the app asks the service what this user may do (the Me singleton, app/shared/Permissions.js)
+        const me = viewerPage.waitForResponse(r => /\/Me(\?|$)/.test(r.url()), { timeout: APP_LOAD_TIMEOUT })
         await openApp(viewerPage, `${server.url}/servicekeys/index.html`)
-        await expect(permission.then(r => r.status())).resolves.toBe(403)
+        const answer = await me
+        expect(answer.status()).toBe(200)
+        expect(await answer.json()).toMatchObject({ canProvision: false, canReadCredentials: false, canAdminister: false })
         await pressGo(viewerPage)
+        await text(viewerPage, KEY).waitFor()
+        await expect(viewerPage.locator('button:visible', { hasText: /^\s*(Create|Delete)\s*$/ }).count()).resolves.toBe(0)
         await text(viewerPage, KEY).click()
         await text(viewerPage, 'Credential Metadata').waitFor({ timeout: STEP_TIMEOUT })
         await headerFacet(viewerPage, 'Ready').waitFor()
-        await expect(viewerPage.getByText('Reveal Credentials').count()).resolves.toBe(0)
+        const refused = /^\s*(Verify|Rotate|Refresh|Delete|Reveal Credentials|Download Credentials)\s*$/
+        await expect(viewerPage.locator('button:visible', { hasText: refused }).count()).resolves.toBe(0)
         await screenshot(viewerPage, '10-key-as-viewer')
       } finally {
         await viewer.close()
