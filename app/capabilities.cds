@@ -125,6 +125,7 @@ annotate service.Subaccounts with {
 }
 
 annotate service.Subaccounts actions {
+  sweep       @(Common.SideEffects: {TargetEntities: [in.findings]});
   syncCatalog @(Common.SideEffects: {
     TargetProperties: [
       'in/catalogSyncedAt',
@@ -135,6 +136,27 @@ annotate service.Subaccounts actions {
       in.plans
     ]
   });
+}
+
+// ---- findings of a sweep: acted on while open ----------------------------------------------------------
+
+annotate service.Findings actions {
+  adopt  @(
+    Core.OperationAvailable: ($self.status = 'open'),
+    Common.SideEffects     : {TargetProperties: [
+      'in/status',
+      'in/instance_ID',
+      'in/serviceKey_ID'
+    ]}
+  );
+  remove @(
+    Core.OperationAvailable: ($self.status = 'open'),
+    Common.SideEffects     : {TargetProperties: ['in/status']}
+  );
+  ignore @(
+    Core.OperationAvailable: ($self.status = 'open'),
+    Common.SideEffects     : {TargetProperties: ['in/status']}
+  );
 }
 
 // ---- certificates: uploaded once; only the display name may change later ------------------------------

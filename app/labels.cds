@@ -18,6 +18,21 @@ annotate db.Subaccounts with @title: '{i18n>Subaccount}' {
   offerings       @title: '{i18n>Offerings}';
   plans           @title: '{i18n>Plans}';
   instances       @title: '{i18n>Instances}';
+  findings        @title: '{i18n>Findings}';
+}
+
+annotate db.Findings with @title: '{i18n>Finding}' {
+  ID           @title: '{i18n>Finding}';
+  subaccount   @title: '{i18n>Subaccount}';
+  category     @title: '{i18n>FindingCategory}';
+  resourceType @title: '{i18n>ResourceType}';
+  smId         @title: '{i18n>SmId}';
+  name         @title: '{i18n>Name}';
+  instanceSmId @title: '{i18n>InstanceSmId}';
+  instance     @title: '{i18n>Instance}';
+  serviceKey   @title: '{i18n>Key}';
+  detail       @title: '{i18n>FindingDetail}';
+  status       @title: '{i18n>FindingStatus}';
 }
 
 annotate db.ServiceOfferings with @title: '{i18n>Offering}' {

@@ -47,6 +47,9 @@ entity Subaccounts : cuid, managed {
                       on plans.subaccount = $self;
   instances       : Association to many ServiceInstances
                       on instances.subaccount = $self;
+  /** what sweeps found in this subaccount's Service Manager */
+  findings        : Association to many Findings
+                      on findings.subaccount = $self;
 }
 
 /** The subaccount's Service Manager catalog, cached. */

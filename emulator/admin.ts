@@ -11,6 +11,8 @@
  *   GET    /__emulator/state    { url, certUrl, pendingFaults, instances, bindings, callCount, calls }
  *                               ?calls=false leaves the calls out, ?since=<n> returns calls[n..]
  *   POST   /__emulator/reset    empties the store, faults, rate limits and recorded calls, 204
+ *   POST   /__emulator/plant    body { kind: 'instance' | 'binding', object }: puts an object into the store as
+ *                               if another tool had created it (no call recorded), answers 201 with it
  */
 import express, { type Request, type Response } from 'express'
 import type { Emulator, Fault } from './types'
@@ -62,6 +64,19 @@ export function adminRouter(emulator: () => Emulator, pendingFaults: () => numbe
       callCount: emu.calls.length,
       calls: req.query.calls === 'false' ? undefined : emu.calls.slice(since)
     })
+  })
+
+  router.post('/plant', (req: Request, res: Response) => {
+    const { kind, object } = (req.body ?? {}) as { kind?: unknown; object?: unknown }
+    if ((kind !== 'instance' && kind !== 'binding') || !object || typeof object !== 'object' || Array.isArray(object)) {
+      res.status(400).json({ error: 'BadRequest', description: "give kind 'instance' or 'binding' and the object" })
+      return
+    }
+    try {
+      res.status(201).json(emulator().plant(kind, object as Record<string, unknown>))
+    } catch (e) {
+      res.status(400).json({ error: 'BadRequest', description: e instanceof Error ? e.message : String(e) })
+    }
   })
 
   router.post('/reset', (_req: Request, res: Response) => {

@@ -52,18 +52,32 @@ annotate service.Subaccounts with @(
       Action        : 'ProvisioningService.syncCatalog',
       Label         : '{i18n>SyncCatalog}',
       ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.sweep',
+      Label         : '{i18n>Sweep}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
     }
   ],
   UI.PresentationVariant  : {
     SortOrder      : [{Property: displayName}],
     Visualizations: ['@UI.LineItem']
   },
-  UI.Identification       : [{
-    $Type         : 'UI.DataFieldForAction',
-    Action        : 'ProvisioningService.syncCatalog',
-    Label         : '{i18n>SyncCatalog}',
-    ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
-  }],
+  UI.Identification       : [
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.syncCatalog',
+      Label         : '{i18n>SyncCatalog}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.sweep',
+      Label         : '{i18n>Sweep}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    }
+  ],
   UI.DataPoint #Health    : {
     Value: health,
     Title: '{i18n>Health}'
@@ -145,8 +159,67 @@ annotate service.Subaccounts with @(
       ID    : 'Instances',
       Label : '{i18n>Instances}',
       Target: 'instances/@UI.LineItem#OfSubaccount'
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'Findings',
+      Label : '{i18n>Findings}',
+      Target: 'findings/@UI.PresentationVariant#OfSubaccount'
     }
   ]
+);
+
+// what a sweep found: orphans, vanished objects, stuck records, objects we did not create (to import)
+annotate service.Findings with @(
+  UI.HeaderInfo                      : {
+    TypeName      : '{i18n>Finding}',
+    TypeNamePlural: '{i18n>Findings}',
+    Title         : {Value: name},
+    Description   : {Value: category}
+  },
+  UI.LineItem #OfSubaccount          : [
+    {
+      Value            : category,
+      ![@UI.Importance]: #High
+    },
+    {Value: resourceType},
+    {
+      Value            : name,
+      ![@UI.Importance]: #High
+    },
+    {Value: smId},
+    {Value: detail},
+    {
+      Value            : status,
+      ![@UI.Importance]: #High
+    },
+    {Value: createdAt},
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.adopt',
+      Label         : '{i18n>Adopt}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.remove',
+      Label         : '{i18n>RemoveFinding}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    },
+    {
+      $Type         : 'UI.DataFieldForAction',
+      Action        : 'ProvisioningService.ignore',
+      Label         : '{i18n>IgnoreFinding}',
+      ![@UI.Hidden]: {$edmJson: {$Path: '/Me/administrationHidden'}}
+    }
+  ],
+  UI.PresentationVariant #OfSubaccount: {
+    SortOrder      : [{
+      Property  : createdAt,
+      Descending: true
+    }],
+    Visualizations: ['@UI.LineItem#OfSubaccount']
+  }
 );
 
 annotate service.ServiceOfferings with @(

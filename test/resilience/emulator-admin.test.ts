@@ -102,6 +102,20 @@ describe('admin API', () => {
     expect(emu.instances()).toEqual([])
   })
 
+  test('plant: objects another tool created, found by the SM API; no call recorded', async () => {
+    const bearer = await token()
+    const plan = (await plans(bearer))[0]
+    const res = await admin('POST', '/plant', { kind: 'instance', object: { name: 'made-elsewhere', service_plan_id: plan, subaccountId: tenant().subaccountId } })
+    expect(res.status).toBe(201)
+    const planted = (await res.json()) as { id: string; name: string }
+    expect(planted.name).toBe('made-elsewhere')
+    const listed = await fetch(`${emu.url}/v1/service_instances/${planted.id}`, { headers: { Authorization: `Bearer ${bearer}` } })
+    expect(listed.status).toBe(200)
+    expect(emu.calls.some(c => c.path.startsWith('/__emulator'))).toBe(false)
+    expect((await admin('POST', '/plant', { kind: 'space', object: {} })).status).toBe(400)
+    expect((await admin('POST', '/plant', { kind: 'binding' })).status).toBe(400)
+  })
+
   test('off unless enabled', async () => {
     const res = await fetch(`${plain.url}/__emulator/state`)
     expect(res.status).toBe(404)

@@ -19,7 +19,9 @@ import {
   fillDialogField,
   headerFacet,
   launchBrowser,
+  odata,
   openApp,
+  plant,
   pressGo,
   refreshUntil,
   screenshot,
@@ -36,6 +38,9 @@ const stamp = Date.now().toString(36).slice(-5)
 const INSTANCE = `ui-instance-${stamp}`
 const KEY = `ui-key-${stamp}`
 const CERTIFICATE = `ui-certificate-${stamp}`
+const FOREIGN = `made-elsewhere-${stamp}`
+/** BTP GUID of the sample subaccount "ACME Integration (eu10)" (its tenant in the emulator) */
+const SUB1_GUID = '3f6f6a2e-8b1c-4d7a-9e2f-1a2b3c4d5e61'
 
 describe('Fiori apps in a browser', () => {
   let server: Server
@@ -219,6 +224,39 @@ describe('Fiori apps in a browser', () => {
       await text(page, 'CN=UI Test Client', false).waitFor()
       await headerFacet(page, 'Valid').waitFor()
       await screenshot(page, '11-certificate')
+    },
+    TEST_TIMEOUT
+  )
+
+  test(
+    'a sweep finds an instance another tool created; Adopt takes it into our records',
+    async () => {
+      const [plan] = (await odata(server, 'admin', `ServicePlans?$filter=name eq 'standard' and offering/name eq 'cloudalm-api' and subaccount/subaccountId eq ${SUB1_GUID}`)).value
+      await plant(server, 'instance', { name: FOREIGN, service_plan_id: plan.smId, subaccountId: SUB1_GUID })
+
+      await openApp(page, `${server.url}/subaccounts/index.html`)
+      await pressGo(page)
+      await text(page, 'ACME Integration (eu10)').click()
+      // the object page's action (the list report's, disabled without a selection, stays in the page)
+      await page.locator('button:visible[id*="SubaccountsObjectPage"]', { hasText: /^\s*Sweep\s*$/ }).click({ timeout: STEP_TIMEOUT })
+      const finding = page.locator('tr.sapMListTblRow', { hasText: FOREIGN })
+      await text(page, 'Findings').click() // sections below the fold load when shown
+      await finding.waitFor({ timeout: STEP_TIMEOUT })
+      await expect(finding.innerText()).resolves.toMatch(/unmanaged[\s\S]*open/)
+      await screenshot(page, '12-sweep-findings')
+
+      await finding.locator('.sapMRb').click()
+      await button(page, 'Adopt').click()
+      await page.locator('tr.sapMListTblRow', { hasText: FOREIGN }).filter({ hasText: 'adopted' }).waitFor({ timeout: STEP_TIMEOUT })
+      await screenshot(page, '13-finding-adopted')
+
+      // now one of ours, Ready, without having been created again
+      await openApp(page, `${server.url}/serviceinstances/index.html`)
+      await pressGo(page)
+      await text(page, FOREIGN).click()
+      await text(page, 'Operations History').waitFor({ timeout: STEP_TIMEOUT })
+      await headerFacet(page, 'Ready').waitFor()
+      await screenshot(page, '14-adopted-instance')
     },
     TEST_TIMEOUT
   )

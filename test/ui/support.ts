@@ -4,6 +4,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process'
 import { existsSync, mkdirSync } from 'fs'
+import net from 'net'
 import path from 'path'
 import { Browser, BrowserContext, chromium, Locator, Page } from 'playwright-core'
 
@@ -32,6 +33,8 @@ export function ensureChromium() {
 
 export interface Server {
   url: string
+  /** the embedded Service Manager emulator (admin API at /__emulator) */
+  emulatorUrl: string
   process: ChildProcess
   log: () => string
 }
@@ -42,7 +45,15 @@ export interface Server {
  * this process ends, however it ends.
  */
 export async function startServer(): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', CDS_PLUGIN_UI5_NO_CUSTOM_LOGGER: '1' }
+  const emulatorPort = await freePort()
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    CDS_PLUGIN_UI5_NO_CUSTOM_LOGGER: '1',
+    // the embedded emulator on a known port, with its admin API, so that tests can put objects into SM
+    // that we did not create
+    CDS_CONFIG: JSON.stringify({ requires: { 'service-manager': { emulator: { admin: true, port: emulatorPort } } } })
+  }
   delete env.JEST_WORKER_ID
   env.PATH = `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${env.PATH ?? ''}`
   const cdsTsx = path.join(ROOT, 'node_modules', '.bin', 'cds-tsx')
@@ -69,7 +80,39 @@ export async function startServer(): Promise<Server> {
       reject(new Error(`server exited with ${code}:\n${output}`))
     })
   })
-  return { url, process: child, log: () => output }
+  return { url, emulatorUrl: `http://127.0.0.1:${emulatorPort}`, process: child, log: () => output }
+}
+
+/** A port free on 127.0.0.1 right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** Puts an object into the emulator as if another tool had created it (its admin API). */
+export async function plant(server: Server, kind: 'instance' | 'binding', object: Record<string, unknown>) {
+  const res = await fetch(`${server.emulatorUrl}/__emulator/plant`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ kind, object })
+  })
+  if (res.status !== 201) throw new Error(`plant ${kind}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as { id: string; name: string }
+}
+
+/** One OData GET as a mocked user (e.g. to look up IDs for a test). */
+export async function odata(server: Server, user: User, path: string) {
+  const res = await fetch(`${server.url}/odata/v4/provisioning/${path}`, {
+    headers: { Accept: 'application/json', Authorization: `Basic ${Buffer.from(`${users[user].username}:${users[user].password}`).toString('base64')}` }
+  })
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as Record<string, any>
 }
 
 export async function stopServer(server?: Server) {
