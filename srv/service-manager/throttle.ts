@@ -18,6 +18,9 @@
  * (see `classOf`); nothing is ever rejected. Waiting uses one unref'd timer per throttle, set to the moment
  * the first waiter can go, so no busy loop and nothing that keeps the process alive.
  *
+ * Callers that would rather come back later than wait (queued steps) book their expected turn instead
+ * (`book`), and make their call when it has come.
+ *
  * A 429 from SM pauses the endpoint class of the call that got it until its Retry-After has passed (all
  * three formats are parsed by the client), so that other steps do not run into the same wall.
  *
