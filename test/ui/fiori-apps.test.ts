@@ -250,7 +250,7 @@ describe('Fiori apps in a browser', () => {
       await page.locator('tr.sapMListTblRow', { hasText: FOREIGN }).filter({ hasText: 'adopted' }).waitFor({ timeout: STEP_TIMEOUT })
       await screenshot(page, '13-finding-adopted')
 
-      // now one of ours, Ready, without having been created again
+      // now one of ours, and Ready (that nothing was created again is checked in test/sweep.test.ts)
       await openApp(page, `${server.url}/serviceinstances/index.html`)
       await pressGo(page)
       await text(page, FOREIGN).click()
