@@ -34,6 +34,9 @@ const DEFER_BEYOND_MS = 1500
 /** A deferred step comes back this much before its turn: the queue picks due steps up with some delay. */
 const DEFER_LEAD_MS = 1000
 
+/** For an expected wait in the rate limits: when a step comes back instead (0: it goes now and waits). */
+const comeBackInMs = (waitMs: number) => (waitMs > DEFER_BEYOND_MS ? waitMs - DEFER_LEAD_MS : 0)
+
 /** A step ended for good with a message for the user. */
 class StepFailed extends Error {
   constructor(message: string) {
@@ -171,7 +174,7 @@ export class Orchestrator extends cds.Service {
    */
   static async enqueueInstanceCreate(operation: string, subaccountGuid: string) {
     const waitMs = throttleFor(subaccountGuid)?.book({ method: 'POST', path: '/v1/service_instances' }, operation) ?? 0
-    await Orchestrator.enqueuePlanned(operation, waitMs > DEFER_BEYOND_MS ? waitMs - DEFER_LEAD_MS : 0)
+    await Orchestrator.enqueuePlanned(operation, comeBackInMs(waitMs))
   }
 
   /** Queues the first run of a key create: a key of an instance still being created waits for it. */
@@ -295,8 +298,8 @@ export class Orchestrator extends cds.Service {
 
   /** Come back later instead of waiting long for the rate limits (see DEFER_BEYOND_MS). */
   private deferral(sm: ServiceManagerClient, op: Row, method: 'POST' | 'DELETE', path: string): Outcome | undefined {
-    const waitMs = sm.expectedWait(method, path, op.ID)
-    return waitMs > DEFER_BEYOND_MS ? { retryInMs: waitMs - DEFER_LEAD_MS, nothingSent: true } : undefined
+    const later = comeBackInMs(sm.expectedWait(method, path, op.ID))
+    return later > 0 ? { retryInMs: later, nothingSent: true } : undefined
   }
 
   private async clientOf(subaccountId: string): Promise<ServiceManagerClient> {
@@ -426,22 +429,8 @@ export class Orchestrator extends cds.Service {
     if (keys.length) throw new StepFailed(`The instance cannot be deleted because its key "${keys[0].name}" could not be deleted`)
 
     const sm = await this.clientOf(inst.subaccount_ID)
-    let smId: string | undefined = inst.smId ?? (await this.findOurs(sm, 'instance', inst.ID))?.id
-    if (smId && !op.smLocation) {
-      const later = this.deferral(sm, op, 'DELETE', `/v1/service_instances/${smId}`)
-      if (later) return later
-      const res = await sm.deleteInstance(smId, { async: true, booking: op.ID })
-      if (res.kind !== 'accepted') smId = undefined
-      else {
-        await this.markRunning(op, { smLocation: res.location })
-        return { retryInMs: this.pollDelay(op) }
-      }
-    }
-    if (smId && op.smLocation) {
-      const finished = await this.awaitOperation(sm, op, op.smLocation, true)
-      if (!finished) return { retryInMs: this.pollDelay(op) }
-      if (await sm.getInstance(smId)) return { retryInMs: this.pollDelay(op) }
-    }
+    const pending = await this.removeFromSm(sm, op, 'instance', inst.smId ?? (await this.findOurs(sm, 'instance', inst.ID))?.id)
+    if (pending) return pending
     await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Deleted', lastError: null } }])
     return DONE
   }
@@ -586,24 +575,32 @@ export class Orchestrator extends cds.Service {
     await inTx(async () => { await UPDATE(Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID }) })
     const inst = await read('ServiceInstances', key.instance_ID)
     const sm = await this.clientOf(op.subaccount_ID ?? inst?.subaccount_ID)
-    let smId: string | undefined = key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id
-    if (smId && !op.smLocation) {
-      const later = this.deferral(sm, op, 'DELETE', `/v1/service_bindings/${smId}`)
-      if (later) return later
-      const res = await sm.deleteBinding(smId, { async: true, booking: op.ID })
-      if (res.kind !== 'accepted') smId = undefined
-      else {
-        await this.markRunning(op, { smLocation: res.location })
-        return { retryInMs: this.pollDelay(op) }
-      }
-    }
-    if (smId && op.smLocation) {
-      const finished = await this.awaitOperation(sm, op, op.smLocation, true)
-      if (!finished) return { retryInMs: this.pollDelay(op) }
-      if (await sm.getBinding(smId)) return { retryInMs: this.pollDelay(op) }
-    }
+    const pending = await this.removeFromSm(sm, op, 'binding', key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id)
+    if (pending) return pending
     await this.finishOperation(op, [{ entity: 'ServiceKeys', ID: key.ID, data: { state_code: 'Deleted', lastError: null } }])
     return DONE
+  }
+
+  /**
+   * The Service Manager side of a delete: sends it in its turn of the rate limits, then looks until the
+   * object is gone (404 on delete = done). Undefined once nothing is left in SM (or nothing was there),
+   * otherwise when to look again.
+   */
+  private async removeFromSm(sm: ServiceManagerClient, op: Row, kind: 'instance' | 'binding', smId: string | undefined): Promise<Outcome | undefined> {
+    if (!smId) return undefined
+    if (!op.smLocation) {
+      const later = this.deferral(sm, op, 'DELETE', `/v1/service_${kind}s/${smId}`)
+      if (later) return later
+      const options = { async: true, booking: op.ID }
+      const res = kind === 'instance' ? await sm.deleteInstance(smId, options) : await sm.deleteBinding(smId, options)
+      if (res.kind !== 'accepted') return undefined
+      await this.markRunning(op, { smLocation: res.location })
+      return { retryInMs: this.pollDelay(op) }
+    }
+    const finished = await this.awaitOperation(sm, op, op.smLocation, true)
+    if (!finished) return { retryInMs: this.pollDelay(op) }
+    const still = kind === 'instance' ? await sm.getInstance(smId) : await sm.getBinding(smId)
+    return still ? { retryInMs: this.pollDelay(op) } : undefined
   }
 
   /** Our object in SM for a record, found by label: how a retried create adopts what a lost answer created. */

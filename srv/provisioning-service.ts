@@ -69,7 +69,7 @@ export class ProvisioningService extends cds.ApplicationService {
       const result = await next()
       const op = await this.recordOperation('create', 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
       await UPDATE(db.ServiceInstances, req.data.ID).with({ lastOperation_ID: op })
-      const sub = await SELECT.one.from(db.Subaccounts, req.data.subaccount_ID).columns('subaccountId')
+      const sub = (req as Request & { _subaccount?: Row })._subaccount!
       await Orchestrator.enqueueInstanceCreate(op, sub.subaccountId)
       return result
     })
@@ -352,6 +352,7 @@ export class ProvisioningService extends cds.ApplicationService {
 
     const sub = await SELECT.one.from(db.Subaccounts, d.subaccount_ID)
     if (!sub) return req.reject(400, 'SUBACCOUNT_UNKNOWN', 'subaccount_ID', [d.subaccount_ID])
+    ;(req as Request & { _subaccount?: Row })._subaccount = sub
     if (!d.plan_ID) return req.reject(400, 'PLAN_REQUIRED', 'plan_ID')
     const plan = await SELECT.one.from(db.ServicePlans, d.plan_ID)
     if (!plan || plan.subaccount_ID !== sub.ID) return req.reject(400, 'PLAN_UNKNOWN', 'plan_ID', [d.plan_ID, sub.displayName])
