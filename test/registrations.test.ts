@@ -1,5 +1,6 @@
 import cds from '@sap/cds'
 import path from 'node:path'
+import type { Emulator } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
 
@@ -48,7 +49,7 @@ describe('hand-off to consumers', () => {
   })
 
   test('only Ready keys can be registered', async () => {
-    const emu = await embeddedEmulator()
+    const emu = await embeddedEmulator<Emulator>()
     emu.addFault({ method: 'POST', path: '/v1/service_bindings', status: 503, times: 3 }) // keeps it Creating a while
     const k = await admin.post(`${API}/ServiceKeys`, { instance_ID: instanceId, name: 'not-yet' })
     const res = await register(k.data.ID, 'another-tenant')

@@ -1,10 +1,24 @@
 import cds from '@sap/cds'
-import type { Emulator, EmulatorOptions } from '../../emulator'
 import { ServiceManagerClient } from './client'
 import { ServiceManagerError } from './errors'
 import { throttleFor, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
 import type { SMCredentials } from './client'
+
+/**
+ * What this module uses of the SM emulator (emulator/), which `kind: 'emulator'` loads on demand. Its full
+ * type (`Emulator` of emulator/) is not imported here: a reference to emulator/, even a type-only one, would
+ * compile it into the production build.
+ */
+export interface EmbeddedEmulator {
+  url: string
+  caPem?: string
+  tenants: { subaccountId: string; clientid: string; clientsecret: string }[]
+  close(): Promise<void>
+}
+/** the emulator's options (emulator/types.ts, EmulatorOptions), passed through as configured */
+type EmulatorOptions = Record<string, unknown>
+const EMULATOR_MODULE = '../../emulator'
 
 /**
  * Where each subaccount's Service Manager is and how to reach it, by `cds.requires['service-manager'].kind`:
@@ -37,22 +51,26 @@ export class ServiceManagerAccessError extends Error {
 
 const LOG = cds.log('service-manager')
 const clients = new Map<string, ServiceManagerClient>()
-let emulator: Promise<Emulator> | undefined
+let emulator: Promise<EmbeddedEmulator> | undefined
 
 export function config(): ServiceManagerConfig {
   return (cds.env.requires as unknown as Record<string, ServiceManagerConfig>)['service-manager'] ?? { kind: 'emulator' }
 }
 
-/** The embedded emulator (kind `emulator`), started on first use and stopped with the server. */
-export function embeddedEmulator(): Promise<Emulator> {
+/**
+ * The embedded emulator (kind `emulator`), started on first use and stopped with the server. Tests that use
+ * more of it name its full type: `const emu: Emulator = await embeddedEmulator()`.
+ */
+export function embeddedEmulator<E extends EmbeddedEmulator = EmbeddedEmulator>(): Promise<E> {
   emulator ??= (async () => {
-    const { startEmulator } = await import('../../emulator')
+    // a module path tsc does not follow: the emulator (development and tests only) stays out of the production build
+    const { startEmulator } = (await import(EMULATOR_MODULE)) as { startEmulator(o: EmulatorOptions): Promise<EmbeddedEmulator> }
     const emu = await startEmulator(config().emulator ?? {})
     LOG.info(`Service Manager emulator listening on ${emu.url}`)
     cds.once('shutdown', () => emu.close())
     return emu
   })()
-  return emulator
+  return emulator as Promise<E>
 }
 
 async function credentialsFor(sub: SubaccountRef): Promise<SMCredentials> {
@@ -133,8 +151,7 @@ export async function clientForSubaccount(ID: string): Promise<ServiceManagerCli
  */
 export async function trustedCa(): Promise<string | undefined> {
   if (config().kind !== 'emulator') return undefined
-  const emu = (await embeddedEmulator()) as Emulator & { caPem?: string }
-  return emu.caPem
+  return (await embeddedEmulator()).caPem
 }
 
 /** Forget cached clients (credentials changed, tests). */
