@@ -1,9 +1,10 @@
 import cds from '@sap/cds'
 import { Readable } from 'node:stream'
 import type { Request } from '@sap/cds'
-import { isReservedKeyName, isValidResourceName, parseJsonObject } from './lib/naming'
+import { checkParameters, isReservedKeyName, isValidResourceName, parseJsonObject, shown } from './lib/naming'
+import { rateLimitAnswer, rateLimited } from './lib/sm-rate-limit'
 import { settings } from './lib/config'
-import { Orchestrator } from './orchestrator'
+import { Orchestrator, requestChange, requestKeyDeletion, type Kind } from './orchestrator'
 import { syncCatalog } from './catalog'
 import { KEY_LENGTHS, validityProblem, x509BindingParameters } from './lib/x509'
 import {
@@ -19,10 +20,14 @@ import { checkPrivateKey, recordVerification, VerificationInputError } from './v
 import { adoptFinding, removeFinding, sweepSubaccount } from './sweep'
 import { ServiceManagerError } from './service-manager/errors'
 import { ServiceManagerAccessError } from './service-manager/kinds'
+import { subaccountScope } from './lib/instance-auth'
 
 type Row = Record<string, any>
 
-const ACTIVE_STATES = ['Creating', 'Ready', 'Failed']
+/** Credential answers are never kept by browsers or proxies. */
+function noStore(req: Request) {
+  ;(req as unknown as { http?: { res?: { setHeader(n: string, v: string): void } } }).http?.res?.setHeader('Cache-Control', 'no-store')
+}
 
 /** The successor's name: the old name shortened, with a UTC time stamp (32 characters at most). */
 export function rotatedName(name: string, now = new Date()): string {
@@ -35,13 +40,12 @@ export function capabilitiesOf(user: cds.User) {
   const canProvision = user.is('Provisioner')
   const canReadCredentials = user.is('CredentialReader')
   const canAdminister = user.is('Administrator')
-  const subaccounts = (user.attr as Record<string, unknown> | undefined)?.Subaccount
   return {
     user: user.id,
     canProvision,
     canReadCredentials,
     canAdminister,
-    limitedToSubaccounts: Array.isArray(subaccounts) ? subaccounts.length > 0 : subaccounts != null,
+    limitedToSubaccounts: subaccountScope(user) !== 'all',
     provisioningHidden: !canProvision,
     credentialsHidden: !canReadCredentials,
     administrationHidden: !canAdminister
@@ -67,10 +71,7 @@ export class ProvisioningService extends cds.ApplicationService {
       const existing = (req as Request & { _existing?: Row })._existing
       if (existing) return existing // same name and plan: the one instance serves every scenario
       const result = await next()
-      const op = await this.recordOperation('create', 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
-      await UPDATE(db.ServiceInstances, req.data.ID).with({ lastOperation_ID: op })
-      const sub = (req as Request & { _subaccount?: Row })._subaccount!
-      await Orchestrator.enqueueInstanceCreate(op, sub.subaccountId)
+      await this.requestCreate('ServiceInstances', req.data.ID, 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
       return result
     })
 
@@ -81,21 +82,19 @@ export class ProvisioningService extends cds.ApplicationService {
       const id = typeof ID === 'object' ? ID.ID : ID
       const inst = await SELECT.one.from(db.ServiceInstances, id)
       if (!inst) return req.reject({ status: 404, message: 'INSTANCE_UNKNOWN', args: [id] })
-      if (inst.state_code === 'Deleted' || inst.state_code === 'Deleting') return
-      const keys = await SELECT.from(db.ServiceKeys).where({ instance_ID: id, state_code: { in: ACTIVE_STATES } })
-      for (const key of keys) await this.startKeyDeletion(key)
-      const op = await this.recordOperation('delete', 'instance', { instance_ID: id, subaccount_ID: inst.subaccount_ID })
-      await UPDATE(db.ServiceInstances, id).with({ state_code: 'Deleting', lastOperation_ID: op, lastError: null })
-      await Orchestrator.enqueue(op)
+      // the intent only: keys first, then the instance; the reconciler carries it out, whatever runs meanwhile
+      const keys = await SELECT.from(db.ServiceKeys).columns('ID').where({ instance_ID: id, desired: 'present' })
+      for (const key of keys) await requestKeyDeletion(key.ID)
+      await this.requestAbsent('ServiceInstances', id, { instance_ID: id, subaccount_ID: inst.subaccount_ID })
     })
 
-    this.on('refresh', ServiceInstances, async req => {
+    this.on('refresh', ServiceInstances, rateLimited(async (req: Request) => {
       const id = this.keyOf(req)
       const inst = await SELECT.one.from(db.ServiceInstances, id)
       if (!inst) return req.reject({ status: 404, message: 'INSTANCE_UNKNOWN', args: [id] })
       await Orchestrator.refreshInstance(inst)
       return SELECT.one.from(ServiceInstances, id)
-    })
+    }))
 
     // ---- service keys ------------------------------------------------------------------------------
     this.prepend(() => this.before('CREATE', ServiceKeys, req => this.validateKey(req)))
@@ -103,13 +102,7 @@ export class ProvisioningService extends cds.ApplicationService {
     this.on('CREATE', ServiceKeys, async (req, next) => {
       const result = await next()
       const inst = (req as Request & { _instance?: Row })._instance!
-      const op = await this.recordOperation('create', 'serviceKey', {
-        serviceKey_ID: req.data.ID,
-        instance_ID: inst.ID,
-        subaccount_ID: inst.subaccount_ID
-      })
-      await UPDATE(db.ServiceKeys, req.data.ID).with({ lastOperation_ID: op })
-      await Orchestrator.enqueueKeyCreate(op, inst)
+      await this.requestCreate('ServiceKeys', req.data.ID, 'serviceKey', { serviceKey_ID: req.data.ID, instance_ID: inst.ID, subaccount_ID: inst.subaccount_ID })
       return result
     })
 
@@ -118,23 +111,22 @@ export class ProvisioningService extends cds.ApplicationService {
     this.on('DELETE', ServiceKeys, async req => {
       const id = this.keyOf(req)
       const key = await SELECT.one.from(db.ServiceKeys, id)
-      if (!key) return req.reject(404)
-      if (key.state_code === 'Deleted' || key.state_code === 'Deleting') return
-      await this.startKeyDeletion(key)
+      if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [id] })
+      await this.requestAbsent('ServiceKeys', id, {})
     })
 
-    this.on('refresh', ServiceKeys, async req => {
+    this.on('refresh', ServiceKeys, rateLimited(async (req: Request) => {
       const id = this.keyOf(req)
       const key = await SELECT.one.from(db.ServiceKeys, id)
-      if (!key) return req.reject(404)
+      if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [id] })
       await Orchestrator.refreshKey(key)
       return SELECT.one.from(ServiceKeys, id)
-    })
+    }))
 
-    this.on('verify', ServiceKeys, async req => {
+    this.on('verify', ServiceKeys, rateLimited(async (req: Request) => {
       const id = this.keyOf(req)
       const key = await SELECT.one.from(db.ServiceKeys, id)
-      if (!key) return req.reject(404)
+      if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [id] })
       const privateKeyPem = (req.data as { privateKey?: string }).privateKey || undefined
       let certificatePem: string | undefined
       if (key.certificate_ID) {
@@ -150,13 +142,13 @@ export class ProvisioningService extends cds.ApplicationService {
       const credentials = await liveCredentials(key, req)
       await recordVerification(key, credentials, { certificatePem, privateKeyPem })
       return SELECT.one.from(ServiceKeys, id)
-    })
+    }))
 
     this.on('rotate', ServiceKeys, async req => {
       const old = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
-      if (!old) return req.reject(404)
-      if (old.state_code !== 'Ready') return req.reject({ status: 422, message: 'KEY_NOT_READY', args: [old.name, old.state_code] })
-      const successor = await SELECT.one.from(db.ServiceKeys).where({ rotatedFrom_ID: old.ID, state_code: { in: ['Creating', 'Ready'] } })
+      if (!old) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [this.keyOf(req)] })
+      if (old.state_code !== 'Ready' || old.desired !== 'present') return req.reject({ status: 422, message: 'KEY_NOT_READY', args: [old.name, old.desired === 'present' ? old.state_code : 'Deleting'] })
+      const successor = await SELECT.one.from(db.ServiceKeys).where({ rotatedFrom_ID: old.ID, desired: 'present', state_code: { in: ['Creating', 'Ready'] } })
       if (successor) return req.reject({ status: 409, message: 'KEY_ALREADY_ROTATED', args: [old.name, successor.name] })
       const ID = cds.utils.uuid()
       const inst = await SELECT.one.from(db.ServiceInstances, old.instance_ID)
@@ -173,30 +165,29 @@ export class ProvisioningService extends cds.ApplicationService {
         rotatedFrom_ID: old.ID,
         state_code: 'Creating'
       })
-      const op = await this.recordOperation('create', 'serviceKey', { serviceKey_ID: ID, instance_ID: old.instance_ID, subaccount_ID: inst.subaccount_ID })
-      await UPDATE(db.ServiceKeys, ID).with({ lastOperation_ID: op })
-      await Orchestrator.enqueue(op)
+      await this.requestCreate('ServiceKeys', ID, 'serviceKey', { serviceKey_ID: ID, instance_ID: old.instance_ID, subaccount_ID: inst.subaccount_ID })
       return SELECT.one.from(ServiceKeys, ID)
     })
 
-    this.on('revealCredentials', ServiceKeys, async req => {
+    this.on('revealCredentials', ServiceKeys, rateLimited(async (req: Request) => {
+      noStore(req) // a credential answer, refused ones included, is never cached
       const key = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
-      if (!key) return req.reject(404)
+      if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [this.keyOf(req)] })
       const credentials = await liveCredentials(key, req)
-      await auditCredentialRead(key, 'reveal')
+      await auditCredentialRead(key, 'reveal', req)
       return JSON.stringify(credentials, null, 2)
-    })
+    }))
 
-    this.on('downloadCredentials', ServiceKeys, async req => {
+    this.on('downloadCredentials', ServiceKeys, rateLimited(async (req: Request) => {
+      noStore(req)
       const key = await SELECT.one.from(db.ServiceKeys, this.keyOf(req))
-      if (!key) return req.reject(404)
+      if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [this.keyOf(req)] })
       const credentials = await liveCredentials(key, req)
-      await auditCredentialRead(key, 'download')
+      await auditCredentialRead(key, 'download', req)
       const res = (req as unknown as { http?: { res?: { setHeader(n: string, v: string): void } } }).http?.res
       res?.setHeader('Content-Disposition', `attachment; filename="${key.name}.json"`)
-      res?.setHeader('Cache-Control', 'no-store')
       return Readable.from([Buffer.from(JSON.stringify(credentials, null, 2))])
-    })
+    }))
 
     // ---- registrations (hand-off to consumers) -----------------------------------------------------
     this.before('CREATE', Registrations, async req => {
@@ -246,30 +237,30 @@ export class ProvisioningService extends cds.ApplicationService {
       if (count > 0) req.reject({ status: 409, message: 'SUBACCOUNT_IN_USE', args: [sub.displayName, count] })
     })
 
-    this.on('syncCatalog', Subaccounts, async req => {
+    this.on('syncCatalog', Subaccounts, rateLimited(async (req: Request) => {
       const id = this.keyOf(req)
       const sub = await SELECT.one.from(db.Subaccounts, id)
-      if (!sub) return req.reject(404)
+      if (!sub) return req.reject({ status: 404, message: 'SUBACCOUNT_UNKNOWN', args: [id] })
       await syncCatalog(sub, req)
       return SELECT.one.from(Subaccounts, id)
-    })
+    }))
 
-    this.on('sweep', Subaccounts, async req => {
+    this.on('sweep', Subaccounts, rateLimited(async (req: Request) => {
       const sub = await SELECT.one.from(db.Subaccounts, this.keyOf(req))
-      if (!sub) return req.reject(404)
+      if (!sub) return req.reject({ status: 404, message: 'SUBACCOUNT_UNKNOWN', args: [this.keyOf(req)] })
       return sweepSubaccount(sub)
-    })
+    }))
 
     // ---- findings of sweeps ------------------------------------------------------------------------
     const onFinding = (action: (finding: Record<string, any>, req: Request) => Promise<unknown>) => async (req: Request) => {
       const id = this.keyOf(req)
       const finding = await SELECT.one.from(db.Findings, id)
-      if (!finding) return req.reject(404)
+      if (!finding) return req.reject({ status: 404, message: 'FINDING_UNKNOWN', args: [id] })
       await action(finding, req)
       return SELECT.one.from(Findings, id)
     }
-    this.on('adopt', Findings, onFinding(adoptFinding))
-    this.on('remove', Findings, onFinding(removeFinding))
+    this.on('adopt', Findings, rateLimited(onFinding(adoptFinding)))
+    this.on('remove', Findings, rateLimited(onFinding(removeFinding)))
     this.on(
       'ignore',
       Findings,
@@ -280,13 +271,25 @@ export class ProvisioningService extends cds.ApplicationService {
     )
 
     // Service Manager failures of synchronous calls (refresh, reveal, sweep...) answer 502/503, not 500
-    this.on('error', err => {
-      if (err instanceof ServiceManagerError) {
+    this.on('error', (err, req) => {
+      const limited = rateLimitAnswer(err)
+      if (limited) {
+        // a 429 that outlasted the request's retries (lib/sm-rate-limit.ts): the client may come back later
+        Object.assign(err, { status: limited.status, message: limited.code, code: limited.code, args: [limited.retryAfterSeconds] })
+        const res = (req as unknown as { http?: { res?: { setHeader(n: string, v: string): void; headersSent?: boolean } } } | undefined)?.http?.res
+        if (res && !res.headersSent) res.setHeader('Retry-After', String(limited.retryAfterSeconds))
+      } else if (err instanceof ServiceManagerError) {
         const description = err.description || err.code
         Object.assign(err, { status: err.retryable ? 503 : 502, message: 'SM_REQUEST_FAILED', args: [description], code: 'SM_REQUEST_FAILED' })
       } else if (err instanceof ServiceManagerAccessError) {
         Object.assign(err, { status: 422, message: 'SM_NOT_CONFIGURED', args: [err.subaccount] })
       }
+      // user values echoed in messages (and so in logs) are cut to 100 characters
+      const clip = (e: { args?: unknown[]; details?: unknown[] }) => {
+        if (Array.isArray(e.args)) e.args = e.args.map(shown)
+        if (Array.isArray(e.details)) for (const d of e.details) if (d && typeof d === 'object') clip(d)
+      }
+      if (err && typeof err === 'object') clip(err as { args?: unknown[] })
     })
 
     return super.init()
@@ -299,24 +302,40 @@ export class ProvisioningService extends cds.ApplicationService {
     return typeof p === 'object' ? p.ID : p
   }
 
-  private async recordOperation(type: string, targetType: string, refs: Row): Promise<string> {
+  /** A new object's first generation: its create step, due now (part of the request's transaction). */
+  private async requestCreate(kind: Kind, ID: string, targetType: string, refs: Row) {
     const { Operations } = cds.entities('btp.provisioning')
-    const ID = cds.utils.uuid()
+    const op = cds.utils.uuid()
     const deadline = new Date(Date.now() + settings().stepDeadlineMs).toISOString()
-    await INSERT.into(Operations).entries({ ID, type, targetType, state_code: 'pending', deadline, ...refs })
-    return ID
+    await INSERT.into(Operations).entries({ ID: op, type: 'create', targetType, generation: 1, state_code: 'pending', deadline, ...refs })
+    await UPDATE(cds.entities('btp.provisioning')[kind], ID).with({ lastOperation_ID: op, generation: 1, reconcileAt: new Date().toISOString() })
+    Orchestrator.wakeAfterCommit()
   }
 
-  private async startKeyDeletion(key: Row) {
-    const { ServiceKeys } = cds.entities('btp.provisioning')
-    const inst = await SELECT.one.from(cds.entities('btp.provisioning').ServiceInstances, key.instance_ID)
-    const op = await this.recordOperation('delete', 'serviceKey', {
-      serviceKey_ID: key.ID,
-      instance_ID: key.instance_ID,
-      subaccount_ID: inst?.subaccount_ID
-    })
-    await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Deleting', lastOperation_ID: op, lastError: null })
-    await Orchestrator.enqueue(op)
+  /** The user wants the object gone: desired absent, next generation (nothing to do when already asked for). */
+  private async requestAbsent(kind: Kind, ID: string, refs: Row) {
+    if (kind === 'ServiceKeys') return void (await requestKeyDeletion(ID))
+    for (let tries = 0; tries < 5; tries++) {
+      const obj = await SELECT.one.from(cds.entities('btp.provisioning')[kind], ID).columns('ID', 'generation', 'desired')
+      if (!obj || obj.desired === 'absent') return
+      if (await requestChange(kind, obj, { desired: 'absent' }, 'delete', refs)) return
+    }
+    throw new Error(`${kind} ${ID} kept changing while its delete was being recorded`)
+  }
+
+  /**
+   * `parameters` as a JSON object or its text: within the limits of lib/naming.ts (size, depth, no secret),
+   * stored as JSON text. Rejects the request and answers false otherwise.
+   */
+  private acceptParameters(req: Request): boolean {
+    const d = req.data as Row
+    const checked = checkParameters(d.parameters)
+    if ('problem' in checked) {
+      req.reject(400, checked.problem.code, 'parameters', checked.problem.args)
+      return false
+    }
+    if (checked.text !== undefined) d.parameters = checked.text
+    return true
   }
 
   private async validateInstance(req: Request) {
@@ -341,13 +360,10 @@ export class ProvisioningService extends cds.ApplicationService {
       }
     }
     d.environment ??= 'other'
-    try {
-      parseJsonObject(d.parameters)
-    } catch {
-      return req.reject(400, 'PARAMETERS_NOT_OBJECT', 'parameters')
-    }
-    if (d.parameters !== undefined && d.parameters !== null && typeof d.parameters !== 'string')
-      d.parameters = JSON.stringify(d.parameters)
+    const environments = Object.keys((this.entities.ServiceInstances.elements as Row).environment.enum ?? {})
+    if (!environments.includes(d.environment))
+      return req.reject(400, 'ENVIRONMENT_INVALID', 'environment', [shown(String(d.environment)), environments.join(', ')])
+    if (!this.acceptParameters(req)) return
     if (d.environment === 'cloudfoundry' && !d.space) return req.reject(400, 'SPACE_REQUIRED', 'space')
 
     const sub = await SELECT.one.from(db.Subaccounts, d.subaccount_ID)
@@ -366,7 +382,7 @@ export class ProvisioningService extends cds.ApplicationService {
       state_code: { in: ['Creating', 'Ready', 'Deleting', 'Failed'] }
     })
     if (same) {
-      if (same.plan_ID === plan.ID && same.state_code !== 'Deleting' && same.state_code !== 'Failed') {
+      if (same.plan_ID === plan.ID && same.desired === 'present' && same.state_code !== 'Failed') {
         ;(req as Request & { _existing?: Row })._existing = await SELECT.one.from(this.entities.ServiceInstances, same.ID)
         return
       }
@@ -422,13 +438,7 @@ export class ProvisioningService extends cds.ApplicationService {
     const d = req.data as Row
     if (!isValidResourceName(d.name)) return req.reject(400, 'KEY_NAME_INVALID', 'name', [d.name])
     if (isReservedKeyName(d.name)) return req.reject(400, 'KEY_NAME_RESERVED', 'name', [d.name])
-    try {
-      parseJsonObject(d.parameters)
-    } catch {
-      return req.reject(400, 'PARAMETERS_NOT_OBJECT', 'parameters')
-    }
-    if (d.parameters !== undefined && d.parameters !== null && typeof d.parameters !== 'string')
-      d.parameters = JSON.stringify(d.parameters)
+    if (!this.acceptParameters(req)) return
     const inst = await SELECT.one.from(db.ServiceInstances, d.instance_ID)
     if (!inst) return req.reject(400, 'INSTANCE_UNKNOWN', 'instance_ID', [d.instance_ID])
     const template = inst.template_ID ? await SELECT.one.from(db.Templates, inst.template_ID) : undefined
@@ -437,8 +447,8 @@ export class ProvisioningService extends cds.ApplicationService {
       d.parameters ??= template.keyParameters
     }
     await this.prepareCredentialType(req, inst)
-    if (inst.state_code !== 'Creating' && inst.state_code !== 'Ready')
-      return req.reject(422, 'INSTANCE_NOT_USABLE', 'instance_ID', [inst.name, inst.state_code])
+    if ((inst.state_code !== 'Creating' && inst.state_code !== 'Ready') || inst.desired !== 'present')
+      return req.reject(422, 'INSTANCE_NOT_USABLE', 'instance_ID', [inst.name, inst.desired === 'present' ? inst.state_code : 'Deleting'])
     const same = await SELECT.one.from(db.ServiceKeys).where({
       instance_ID: inst.ID,
       name: d.name,

@@ -1,6 +1,11 @@
 import cds from '@sap/cds'
 import type { Express } from 'express'
 import { guardInstanceAccess } from './lib/instance-auth'
+import { errorAnswer, requestGuard } from './lib/input-guard'
+import { auditRefusedCredentialReads, auditRefusedCredentialRequests, serveHealth, watchAuditDeadLetters } from './lib/audit'
+import { reportBindings } from './lib/bindings'
+
+const LOG = cds.log('server')
 
 /**
  * Local and test servers listen on the loopback interface only; in production (Cloud Foundry) the server
@@ -13,9 +18,53 @@ import { guardInstanceAccess } from './lib/instance-auth'
   app.listen = ((port: number, ...rest: unknown[]) => listen(port, host, ...rest)) as Express['listen']
 })
 
+/**
+ * Fail closed around the audit log (lib/audit.ts): /health reports dead-lettered audit messages, refused
+ * credential reads are audit-logged; missing bindings are told before CAP connects (lib/bindings.ts).
+ */
+;(cds as unknown as NodeJS.EventEmitter).on('bootstrap', (app: Express) => {
+  reportBindings()
+  serveHealth(app)
+  auditRefusedCredentialRequests(app)
+})
+
+/**
+ * The request guard runs after authentication, in front of every protocol adapter; its error answer runs
+ * before CAP's final error handler (see lib/input-guard.ts).
+ */
+;(cds as unknown as NodeJS.EventEmitter).on('bootstrap', () => {
+  const middlewares = cds.middlewares as unknown as { add(mw: unknown): void; after: unknown[] }
+  middlewares.add(requestGuard())
+  middlewares.after.unshift(errorAnswer())
+})
+
+/**
+ * A rejection or exception that escapes a request's handlers (a promise nobody awaited) is logged and the
+ * server keeps serving; CAP's own handlers (shut down on programming errors) stay in charge of everything
+ * else, start-up included. The request is known from the async context the error was raised in.
+ */
+function keepServingRequests(event: 'unhandledRejection' | 'uncaughtException') {
+  const previous = (process as NodeJS.EventEmitter).listeners(event) as ((e: unknown, ...rest: unknown[]) => void)[]
+  if (!previous.length) return
+  for (const listener of previous) (process as NodeJS.EventEmitter).removeListener(event, listener)
+  ;(process as NodeJS.EventEmitter).on(event, (e: unknown, ...rest: unknown[]) => {
+    if ((cds.context as { http?: unknown } | undefined)?.http) {
+      LOG.error(`A request's ${event === 'unhandledRejection' ? 'promise failed unobserved' : 'code threw outside its handlers'}; the server goes on:`, e)
+      return
+    }
+    for (const listener of previous) listener(e, ...rest)
+  })
+}
+;(cds as unknown as NodeJS.EventEmitter).once('listening', () => {
+  keepServingRequests('unhandledRejection')
+  keepServingRequests('uncaughtException')
+})
+
 /** Instance-based authorization on inputs and $expand, which CAP leaves out (see lib/instance-auth.ts). */
 ;(cds as unknown as NodeJS.EventEmitter).on('served', (services: Record<string, cds.Service>) => {
   for (const srv of Object.values(services)) if (srv instanceof cds.ApplicationService) guardInstanceAccess(srv)
+  for (const srv of Object.values(services)) if (srv instanceof cds.ApplicationService) auditRefusedCredentialReads(srv)
+  watchAuditDeadLetters()
 })
 
 export default cds.server

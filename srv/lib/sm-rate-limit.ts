@@ -1,0 +1,42 @@
+import { ServiceManagerError } from '../service-manager/errors'
+
+/**
+ * Service Manager calls made inside a request (reveal, download, verify, refresh, adopt, remove, sweep,
+ * catalog sync): a 429 is tried again after its Retry-After (or a short backoff) while the request has time
+ * left, at most 5 s in all; after that the 429 propagates and the service answers 503 `SM_RATE_LIMITED`
+ * with a Retry-After in seconds (see `rateLimitAnswer`).
+ */
+export const RATE_LIMIT_BUDGET_MS = 5000
+
+const isRateLimited = (e: unknown): e is ServiceManagerError => e instanceof ServiceManagerError && e.status === 429
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Runs `work`, again after a 429 while the budget allows the wait; anything else propagates at once. */
+export async function retryRateLimited<T>(work: () => Promise<T>, budgetMs = RATE_LIMIT_BUDGET_MS): Promise<T> {
+  const until = Date.now() + budgetMs
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work()
+    } catch (e) {
+      if (!isRateLimited(e)) throw e
+      const wait = e.retryAfterMs ?? Math.min(1000, 200 * 2 ** attempt)
+      if (Date.now() + wait > until) throw e
+      await sleep(wait)
+    }
+  }
+}
+
+/** A request handler whose Service Manager calls follow the rule above (the whole handler is run again). */
+export function rateLimited<A extends unknown[], T>(handler: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  return (...args: A) => retryRateLimited(() => handler(...args))
+}
+
+/**
+ * How the service answers a 429 that outlasted the budget: 503, message code and the wait in whole seconds
+ * (at least 1) for the Retry-After header. Undefined for every other error.
+ */
+export function rateLimitAnswer(e: unknown): { status: 503; code: 'SM_RATE_LIMITED'; retryAfterSeconds: number } | undefined {
+  if (!isRateLimited(e)) return undefined
+  return { status: 503, code: 'SM_RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000)) }
+}
