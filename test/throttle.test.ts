@@ -1,7 +1,8 @@
 /*
- * The Service Manager throttle (srv/service-manager/throttle.ts): unit tests of the limiter on a fake clock,
- * then through the app (OData in, emulator out) with the emulator's own rate limits switched on and the
- * app's limits set equal to them, on a shortened "minute" so that the windows pass within seconds.
+ * The Service Manager rate budget (srv/service-manager/budget.ts, limits in throttle.ts): the limiter on a
+ * fake clock, its places kept in the database, then through the app (OData in, emulator out) with the
+ * emulator's own rate limits switched on and the app's limits set equal to them, on a shortened "minute"
+ * so that the windows pass within seconds.
  */
 // before anything loads cds.env: SM limits of the emulator and of the app, on a 2-second "minute"
 const MINUTE_MS = 2000
@@ -34,21 +35,15 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator, RecordedCall } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { parseRetryAfter } from '../srv/service-manager/retry-after'
-import {
-  SM_LIMITS,
-  Throttle,
-  classOf,
-  resolveLimits,
-  throttleFor,
-  type ThrottleClass,
-  type ThrottleLimits,
-  type ThrottleTimers
-} from '../srv/service-manager/throttle'
+import { parseRetryAfter } from '../srv/service-manager/errors'
+import { BudgetStore, RateBudget, budgetDatabase, budgetFor, type BudgetTimers } from '../srv/service-manager/budget'
+import { SM_LIMITS, classOf, resolveLimits, type ThrottleClass, type ThrottleLimits } from '../srv/service-manager/throttle'
 import type { ThrottleOutcome } from '../srv/service-manager/types'
 import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
 
 // ==================================================================================== the limiter
+
+const flush = () => new Promise<void>(resolve => setImmediate(resolve))
 
 /** A clock that only moves when told to, with timers that fire as it passes them. */
 class FakeClock {
@@ -56,8 +51,10 @@ class FakeClock {
   /** how many timers were set: a busy loop would set one per turn */
   sets = 0
   private pending: Array<{ at: number; fn: () => void }> = []
+  /** budgets on this clock: their database work is awaited before time moves on */
+  readonly budgets: RateBudget[] = []
   readonly now = () => this.t
-  readonly timers: ThrottleTimers = {
+  readonly timers: BudgetTimers = {
     set: (fn, ms) => {
       this.sets++
       const h = { at: this.t + ms, fn }
@@ -73,11 +70,20 @@ class FakeClock {
     return this.pending.length
   }
 
-  /** Moves the clock forward, firing due timers in time order, and lets resolved promises run. */
+  /** Lets every budget finish what it does right now (database work included) and resolved promises run. */
+  async quiet() {
+    do {
+      await flush()
+      await Promise.all(this.budgets.map(b => b.idle()))
+      await flush()
+    } while (this.budgets.some(b => b.busy))
+  }
+
+  /** Moves the clock forward, firing due timers in time order, and lets the budgets do their work. */
   async advance(ms: number) {
     const end = this.t + ms
     for (;;) {
-      await flush()
+      await this.quiet()
       const due = this.pending.filter(p => p.at <= end).sort((a, b) => a.at - b.at)[0]
       if (!due) break
       this.pending = this.pending.filter(p => p !== due)
@@ -85,14 +91,13 @@ class FakeClock {
       due.fn()
     }
     this.t = end
-    await flush()
+    await this.quiet()
   }
 }
 
-const flush = () => new Promise<void>(resolve => setImmediate(resolve))
-
-/** Throttle on a fake clock; limits default to none but the ones given (hourly windows off). */
-function limiter(limits: ThrottleLimits, clock = new FakeClock()) {
+let budgetSeq = 0
+/** A budget of its own subaccount on a fake clock; limits default to none but the ones given. */
+async function limiter(limits: ThrottleLimits, clock = new FakeClock(), subaccount = `sub-${++budgetSeq}`) {
   const off = { perMinute: null, perHour: null }
   const cfg: ThrottleLimits = {
     all: off,
@@ -103,7 +108,10 @@ function limiter(limits: ThrottleLimits, clock = new FakeClock()) {
     instanceUpdates: off,
     ...limits
   }
-  return { clock, throttle: new Throttle(resolveLimits(cfg), { now: clock.now, timers: clock.timers }) }
+  const store = new BudgetStore(await budgetDatabase())
+  const budget = new RateBudget(subaccount, resolveLimits(cfg), store, { now: clock.now, timers: clock.timers })
+  clock.budgets.push(budget)
+  return { clock, budget }
 }
 
 interface Ticket {
@@ -121,15 +129,15 @@ const CALLS: Record<ThrottleClass, [string, string]> = {
   other: ['GET', '/v1/service_instances/i-1/operations/op-1']
 }
 
-/** Asks for `count` slots of a class; settles each call right when it is let through unless told not to. */
-function ask(t: { throttle: Throttle; clock: FakeClock }, cls: ThrottleClass, count = 1, opts: { hold?: boolean; log?: Ticket[] } = {}) {
+/** Asks for `count` places of a class; settles each call right when it is let through unless told not to. */
+function ask(t: { budget: RateBudget; clock: FakeClock }, cls: ThrottleClass, count = 1, opts: { hold?: boolean; log?: Ticket[] } = {}) {
   const tickets: Ticket[] = []
   for (let i = 0; i < count; i++) {
     const ticket: Ticket = { n: opts.log?.length ?? i }
     opts.log?.push(ticket)
     tickets.push(ticket)
     const [method, p] = CALLS[cls]
-    void t.throttle.acquire({ method, path: p }).then(done => {
+    void t.budget.acquire({ method, path: p }).then(done => {
       ticket.grantedAt = t.clock.t
       ticket.settle = (o: ThrottleOutcome = { status: 200 }) => done(o)
       if (!opts.hold) done({ status: 200 })
@@ -140,7 +148,7 @@ function ask(t: { throttle: Throttle; clock: FakeClock }, cls: ThrottleClass, co
 
 const granted = (tickets: Ticket[]) => tickets.filter(t => t.grantedAt !== undefined).length
 
-describe('throttle: the limiter', () => {
+describe('rate budget: the limiter', () => {
   test('classes: each SM endpoint counts against its own level and the overall one', () => {
     expect(classOf('POST', '/v1/service_instances')).toBe('instanceCreates')
     expect(classOf('POST', '/v1/service_instances/')).toBe('instanceCreates')
@@ -181,7 +189,7 @@ describe('throttle: the limiter', () => {
     ['plans', 2],
     ['instanceUpdates', 5]
   ] as const)('level %s: %i calls per window go at once, the next when the window has passed', async (cls, limit) => {
-    const t = limiter({ minuteMs: 1000, [cls]: { perMinute: limit } })
+    const t = await limiter({ minuteMs: 1000, [cls]: { perMinute: limit } })
     const tickets = ask(t, cls, limit + 2)
     await t.clock.advance(0)
     expect(granted(tickets)).toBe(limit)
@@ -197,7 +205,7 @@ describe('throttle: the limiter', () => {
   })
 
   test('level all: counts every endpoint together, with the level of each endpoint on top', async () => {
-    const t = limiter({ minuteMs: 1000, all: { perMinute: 6 }, bindings: { perMinute: 2 } })
+    const t = await limiter({ minuteMs: 1000, all: { perMinute: 6 }, bindings: { perMinute: 2 } })
     const log: Ticket[] = []
     const b = ask(t, 'bindings', 3, { log })
     const o = ask(t, 'other', 5, { log })
@@ -209,7 +217,7 @@ describe('throttle: the limiter', () => {
   })
 
   test('per-minute and per-hour windows apply together', async () => {
-    const t = limiter({ minuteMs: 100, all: { perMinute: 5, perHour: 7 } })
+    const t = await limiter({ minuteMs: 100, all: { perMinute: 5, perHour: 7 } })
     const tickets = ask(t, 'other', 12)
     await t.clock.advance(0)
     expect(granted(tickets)).toBe(5)
@@ -222,7 +230,7 @@ describe('throttle: the limiter', () => {
   })
 
   test('waiters go first come, first served; a class waiting for its own level holds up no other class', async () => {
-    const t = limiter({ minuteMs: 1000, all: { perMinute: 4 }, instanceCreates: { perMinute: 1 } })
+    const t = await limiter({ minuteMs: 1000, all: { perMinute: 4 }, instanceCreates: { perMinute: 1 } })
     const log: Ticket[] = []
     const creates = ask(t, 'instanceCreates', 3, { log }) // 1 now, 2 wait for their level
     const polls = ask(t, 'other', 5, { log }) // 3 now (all: 4), 2 wait for all
@@ -237,44 +245,44 @@ describe('throttle: the limiter', () => {
     expect(order).toEqual([0, 3, 4, 5, 1, 6, 7, 2])
   })
 
-  test('a burst of 1000 instance creates is queued, not rejected: 50 per minute, in order, without busy waiting', async () => {
-    const t = limiter({ instanceCreates: SM_LIMITS.instanceCreates, all: SM_LIMITS.all })
-    const tickets = ask(t, 'instanceCreates', 1000)
+  test('a burst of 300 instance creates is queued, not rejected: 50 per minute, in order, without busy waiting', async () => {
+    const t = await limiter({ instanceCreates: SM_LIMITS.instanceCreates, all: SM_LIMITS.all })
+    const tickets = ask(t, 'instanceCreates', 300)
     await t.clock.advance(0)
     expect(granted(tickets)).toBe(50)
-    expect(t.throttle.stats.waiting).toBe(950)
+    expect(t.budget.stats.waiting).toBe(250)
     const start = t.clock.t
-    for (let minute = 1; minute <= 19; minute++) {
+    for (let minute = 1; minute <= 5; minute++) {
       await t.clock.advance(60_000)
       expect(granted(tickets)).toBe(50 * (minute + 1))
     }
-    expect(t.throttle.stats).toMatchObject({ granted: 1000, waiting: 0, delayed: 950, maxWaitMs: 19 * 60_000 })
+    expect(t.budget.stats).toMatchObject({ granted: 300, waiting: 0, delayed: 250, maxWaitMs: 5 * 60_000 })
     // in the order asked, 50 per minute
     const minutes = tickets.map(x => Math.floor((x.grantedAt! - start) / 60_000))
     expect(minutes).toEqual(tickets.map((_, i) => Math.floor(i / 50)))
     // one timer per wake-up (a window passing), none left behind
-    expect(t.clock.sets).toBeLessThanOrEqual(20 * 2)
+    expect(t.clock.sets).toBeLessThanOrEqual(6 * 2)
     expect(t.clock.armed).toBe(0)
   })
 
   test('a burst of 1000 binding calls: 600 at once, 400 a minute later; 1000 polls go at once', async () => {
-    const t = limiter({ bindings: SM_LIMITS.bindings, all: { perMinute: 2000, perHour: null } })
+    const t = await limiter({ bindings: SM_LIMITS.bindings, all: { perMinute: 2000, perHour: null } })
     const b = ask(t, 'bindings', 1000)
     await t.clock.advance(0)
     expect(granted(b)).toBe(600)
     await t.clock.advance(60_000)
     expect(granted(b)).toBe(1000)
-    const u = limiter({ all: SM_LIMITS.all })
+    const u = await limiter({ all: SM_LIMITS.all })
     const polls = ask(u, 'other', 1000)
     await u.clock.advance(0)
     expect(granted(polls)).toBe(1000)
     const extra = ask(u, 'other', 1)
     await u.clock.advance(0)
     expect(granted(extra)).toBe(0)
-  })
+  }, 60_000)
 
   test('a call counts from its start until its answer came, plus the window', async () => {
-    const t = limiter({ minuteMs: 1000, all: { perMinute: 1 }, inFlightCapMs: 30_000 })
+    const t = await limiter({ minuteMs: 1000, all: { perMinute: 1 }, inFlightCapMs: 30_000, pollMs: 250 })
     const [a] = ask(t, 'other', 1, { hold: true })
     const [b] = ask(t, 'other', 1)
     await t.clock.advance(5000)
@@ -295,92 +303,133 @@ describe('throttle: the limiter', () => {
     expect(d.grantedAt).toBe(c.grantedAt! + 31_000)
   })
 
+  test('a call that runs in another app instance: waiters look again every pollMs and go once it ended there', async () => {
+    // two processes' budgets of one subaccount on one database (here: two budget objects, one clock)
+    const clock = new FakeClock()
+    const one = await limiter({ minuteMs: 1000, all: { perMinute: 1 }, pollMs: 100 }, clock, 'shared-sub')
+    const two = await limiter({ minuteMs: 1000, all: { perMinute: 1 }, pollMs: 100 }, clock, 'shared-sub')
+    const [a] = ask(one, 'other', 1, { hold: true })
+    await clock.advance(0)
+    const [b] = ask(two, 'other', 1)
+    await clock.advance(2000)
+    expect([a.grantedAt, b.grantedAt]).toEqual([clock.t - 2000, undefined])
+    const setsBefore = clock.sets
+    a.settle!() // ends in process one; two learns of it at its next look
+    await clock.advance(999)
+    expect(b.grantedAt).toBeUndefined()
+    await clock.advance(101)
+    expect(b.grantedAt).toBeGreaterThanOrEqual(a.grantedAt! + 3000)
+    expect(b.grantedAt).toBeLessThanOrEqual(a.grantedAt! + 3100)
+    // looking again every 100 ms, not in a busy loop
+    expect(clock.sets - setsBefore).toBeLessThanOrEqual(12)
+  })
+
   test('book(): deferred callers are told their turn, spread over the windows, and keep their place', async () => {
-    const t = limiter({ minuteMs: 1000, instanceCreates: { perMinute: 3 } })
+    const t = await limiter({ minuteMs: 1000, instanceCreates: { perMinute: 3 } })
     const create = { method: 'POST', path: '/v1/service_instances' }
     const start = t.clock.t
     // three places are free now; the next three one window later, then the window after
-    const waits = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map(id => t.throttle.book(create, id))
+    const waits: number[] = []
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) waits.push(await t.budget.book(create, id))
     expect(waits).toEqual([0, 0, 0, 1000, 1000, 1000, 2000])
     // other classes are not held up by the bookings
-    expect(t.throttle.book({ method: 'POST', path: '/v1/service_bindings' }, 'x')).toBe(0)
+    expect(await t.budget.book({ method: 'POST', path: '/v1/service_bindings' }, 'x')).toBe(0)
     // the callers told 0 call now, using their bookings, and are let through at once
     const log: Ticket[] = []
-    for (const id of ['a', 'b', 'c']) void t.throttle.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
+    for (const id of ['a', 'b', 'c']) void t.budget.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
     await t.clock.advance(0)
     expect(log).toHaveLength(3)
     // asking again keeps the place: not behind the callers who booked later
     await t.clock.advance(400)
-    expect(t.throttle.book(create, 'd')).toBe(600)
+    expect(await t.budget.book(create, 'd')).toBe(600)
     // when their time comes, the others are let through without waiting
     await t.clock.advance(start + 1000 - t.clock.t)
     for (const id of ['d', 'e', 'f']) {
-      expect(t.throttle.book(create, id)).toBe(0)
-      void t.throttle.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
+      expect(await t.budget.book(create, id)).toBe(0)
+      void t.budget.acquire({ ...create, booking: id }).then(done => { log.push({ n: log.length, grantedAt: t.clock.t }); done({ status: 201 }) })
     }
     await t.clock.advance(1)
     expect(log).toHaveLength(6)
-    expect(t.throttle.stats.delayed).toBe(0)
+    expect(t.budget.stats.delayed).toBe(0)
     // a newcomer goes after g, whose booking still stands
-    expect(t.throttle.book(create, 'h')).toBe(1000 - 1)
+    expect(await t.budget.book(create, 'h')).toBe(1000 - 1)
+  })
+
+  test('book(): bookings are shared by every app instance on the database', async () => {
+    const clock = new FakeClock()
+    const one = await limiter({ minuteMs: 1000, instanceCreates: { perMinute: 2 } }, clock, 'booked-sub')
+    const two = await limiter({ minuteMs: 1000, instanceCreates: { perMinute: 2 } }, clock, 'booked-sub')
+    const create = { method: 'POST', path: '/v1/service_instances' }
+    const told = [
+      await one.budget.book(create, 'p1'),
+      await two.budget.book(create, 'q1'),
+      await one.budget.book(create, 'p2'),
+      await two.budget.book(create, 'q2'),
+      await two.budget.book(create, 'q3')
+    ]
+    expect(told).toEqual([0, 0, 1000, 1000, 2000])
   })
 
   test('book(): a booking nobody came back for is forgotten after a while', async () => {
-    const t = limiter({ minuteMs: 1000, instanceCreates: { perMinute: 1 } })
+    const t = await limiter({ minuteMs: 1000, instanceCreates: { perMinute: 1 } })
     const create = { method: 'POST', path: '/v1/service_instances' }
-    expect(t.throttle.book(create, 'gone-1')).toBe(0)
-    expect(t.throttle.book(create, 'gone-2')).toBe(1000)
-    expect(t.throttle.book(create, 'next')).toBe(2000)
+    expect(await t.budget.book(create, 'gone-1')).toBe(0)
+    expect(await t.budget.book(create, 'gone-2')).toBe(1000)
+    expect(await t.budget.book(create, 'next')).toBe(2000)
     // the two callers died; once their times are long past, they stand in front of nobody
     await t.clock.advance(60_000)
-    expect(t.throttle.book(create, 'newcomer')).toBe(0)
+    expect(await t.budget.book(create, 'newcomer')).toBe(0)
   })
 
-  test('a 429 pauses its endpoint class until Retry-After has passed; other classes go on', async () => {
-    const t = limiter({ minuteMs: 1000, all: { perMinute: 100 }, defaultRetryAfterMs: 700 })
+  test('a 429 pauses its endpoint class until Retry-After has passed, in every app instance; other classes go on', async () => {
+    const clock = new FakeClock()
+    const t = await limiter({ minuteMs: 1000, all: { perMinute: 100 }, defaultRetryAfterMs: 700 }, clock, 'paused-sub')
+    const other = await limiter({ minuteMs: 1000, all: { perMinute: 100 }, defaultRetryAfterMs: 700 }, clock, 'paused-sub')
     const [first] = ask(t, 'instanceCreates', 1, { hold: true })
-    await t.clock.advance(0)
+    await clock.advance(0)
     first.settle!({ status: 429, retryAfterMs: 5000 })
-    const creates = ask(t, 'instanceCreates', 2)
-    const keys = ask(t, 'bindings', 2)
-    await t.clock.advance(0)
+    await clock.advance(0)
+    const creates = [...ask(t, 'instanceCreates', 1), ...ask(other, 'instanceCreates', 1)]
+    const keys = ask(other, 'bindings', 2)
+    await clock.advance(0)
     expect([granted(creates), granted(keys)]).toEqual([0, 2])
-    expect(t.throttle.pausedUntilOf('instanceCreates')).toBe(first.grantedAt! + 5000)
-    await t.clock.advance(4999)
+    expect(await other.budget.pausedUntilOf('instanceCreates')).toBe(first.grantedAt! + 5000)
+    await clock.advance(4999)
     expect(granted(creates)).toBe(0)
-    await t.clock.advance(1)
+    await clock.advance(1)
     expect(granted(creates)).toBe(2)
     // without Retry-After: the default pause
     const [k] = ask(t, 'bindings', 1, { hold: true })
-    await t.clock.advance(0)
+    await clock.advance(0)
     k.settle!({ status: 429 })
     const [k2] = ask(t, 'bindings', 1)
-    await t.clock.advance(699)
+    await clock.advance(699)
     expect(k2.grantedAt).toBeUndefined()
-    await t.clock.advance(1)
+    await clock.advance(1)
     expect(k2.grantedAt).toBeDefined()
-    expect(t.throttle.stats.rateLimited).toBe(2)
+    expect(t.budget.stats.rateLimited).toBe(2)
   })
 
   test('waiting keeps no timer that holds the process alive', async () => {
     const timeouts = () => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
     const before = timeouts()
-    const th = new Throttle(resolveLimits({ instanceCreates: { perMinute: 1 } }))
-    const first = await th.acquire({ method: 'POST', path: '/v1/service_instances' })
+    const b = new RateBudget('sub-unref', resolveLimits({ instanceCreates: { perMinute: 1 } }), new BudgetStore(await budgetDatabase()))
+    const first = await b.acquire({ method: 'POST', path: '/v1/service_instances' })
     first({ status: 202 })
     let second = false
-    void th.acquire({ method: 'POST', path: '/v1/service_instances' }).then(() => (second = true))
+    void b.acquire({ method: 'POST', path: '/v1/service_instances' }).then(() => (second = true))
+    await b.idle()
     await flush()
     expect(second).toBe(false)
-    expect(th.stats.waiting).toBe(1)
+    expect(b.stats.waiting).toBe(1)
     expect(timeouts()).toBe(before)
   })
 
-  test('one throttle per subaccount, shared by all its clients', () => {
-    const a = throttleFor('sub-a')
+  test('one budget per subaccount, shared by all its clients', async () => {
+    const a = await budgetFor('sub-a')
     expect(a).toBeDefined()
-    expect(throttleFor('sub-a')).toBe(a)
-    expect(throttleFor('sub-b')).not.toBe(a)
+    expect(await budgetFor('sub-a')).toBe(a)
+    expect(await budgetFor('sub-b')).not.toBe(a)
     // the configured limits of this suite
     expect(a!.limits.windows.instanceCreates).toEqual([{ limit: LIMITS.instanceCreates, ms: MINUTE_MS }])
   })
@@ -450,7 +499,7 @@ function expectRetryAfterHonoured(calls: RecordedCall[], retryAfter: string) {
   return checked
 }
 
-describe('throttle: through the app', () => {
+describe('rate budget: through the app', () => {
   test.each([
     ['delta-seconds', () => '1'],
     ['HTTP-date', () => new Date(Date.now() + 2000).toUTCString()],

@@ -8,10 +8,19 @@
  * retried a few times on 429/503/network errors.
  */
 import https from 'node:https'
-import { randomUUID } from 'node:crypto'
+import tls from 'node:tls'
+import { createHash, randomUUID } from 'node:crypto'
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
-import { ServiceManagerError, type BrokerErrorInfo } from './errors'
-import { parseRetryAfter } from './retry-after'
+import {
+  ServiceManagerError,
+  firstOperationError,
+  getRetryWait,
+  parseErrorBody,
+  parseErrorDoc,
+  parseRetryAfter,
+  statusCode,
+  type BrokerErrorInfo
+} from './errors'
 import { fieldQuery, labelQuery, validateLabel, encodeQueryComponent, type Criterion } from './query'
 import { resolveTokenAuth, stripTrailingSlashes, type SMCredentials, type TokenAuth } from './credentials'
 import type {
@@ -73,109 +82,10 @@ interface SMResponse {
 }
 
 const LOCATION_ID = /^\/v1\/service_(instances|bindings)\/([^/]+)\/operations\//
-const STATUS_CODES: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  408: 'RequestTimeout',
-  409: 'Conflict',
-  410: 'Gone',
-  412: 'ConcurrentResourceUpdate',
-  413: 'PayloadTooLarge',
-  422: 'UnprocessableEntity',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  502: 'BadGateway',
-  503: 'ServiceUnavailable',
-  504: 'GatewayTimeout'
-}
 const DELETE_LOCATIONS_MAX = 1000
 
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
-const normKey = (k: string) => k.toLowerCase().replace(/[_-]/g, '')
-
-/** Case/underscore-insensitive property lookup: broker_error, brokerError, BrokerError all match. */
-function prop(o: Obj, name: string): unknown {
-  if (name in o) return o[name]
-  const want = normKey(name)
-  for (const k of Object.keys(o)) if (normKey(k) === want) return o[k]
-  return undefined
-}
-const propStr = (o: Obj, name: string): string | undefined => {
-  const v = prop(o, name)
-  return typeof v === 'string' && v.trim() ? v : undefined
-}
-
-interface ParsedError {
-  error?: string
-  description?: string
-  brokerError?: BrokerErrorInfo
-}
-
-function parseBrokerError(v: unknown): BrokerErrorInfo | undefined {
-  if (typeof v === 'string' && v.trim()) return { description: v }
-  if (!isObj(v)) return undefined
-  const sc = prop(v, 'statusCode') ?? prop(v, 'status')
-  const info: BrokerErrorInfo = {
-    statusCode: typeof sc === 'number' ? sc : typeof sc === 'string' && /^\d+$/.test(sc) ? Number(sc) : undefined,
-    errorMessage: propStr(v, 'errorMessage') ?? propStr(v, 'error'),
-    description: propStr(v, 'description')
-  }
-  return info.statusCode !== undefined || info.errorMessage || info.description ? info : undefined
-}
-
-/** Read an SM/XSUAA error document: {error, description, broker_error|brokerError}, any key casing. */
-function parseErrorDoc(doc: Obj): ParsedError {
-  const brokerError = parseBrokerError(prop(doc, 'broker_error'))
-  const description =
-    brokerError?.description ??
-    propStr(doc, 'description') ??
-    brokerError?.errorMessage ??
-    propStr(doc, 'error_description') ??
-    propStr(doc, 'message')
-  return { error: propStr(doc, 'error'), description, brokerError }
-}
-
-/** The first error of a failed operation: `errors` may be an object, an array, a JSON string, or nested. */
-function firstOperationError(errors: unknown): Obj | undefined {
-  if (typeof errors === 'string') {
-    if (!errors.trim()) return undefined
-    try {
-      return firstOperationError(JSON.parse(errors))
-    } catch {
-      return { description: errors }
-    }
-  }
-  if (Array.isArray(errors)) {
-    for (const e of errors) {
-      const found = firstOperationError(e)
-      if (found) return found
-    }
-    return undefined
-  }
-  if (isObj(errors)) {
-    const nested = prop(errors, 'errors')
-    if (Array.isArray(nested) && nested.length) return firstOperationError(nested)
-    return Object.keys(errors).length ? errors : undefined
-  }
-  return undefined
-}
-
-function parseBody(data: unknown): ParsedError {
-  if (isObj(data)) return parseErrorDoc(data)
-  if (typeof data === 'string' && data.trim()) {
-    try {
-      const parsed: unknown = JSON.parse(data)
-      if (isObj(parsed)) return parseErrorDoc(parsed)
-    } catch {
-      /* not JSON: use the text */
-    }
-    return { description: data.trim().slice(0, 300) }
-  }
-  return {}
-}
 
 function header(res: AxiosResponse, name: string): string | undefined {
   const v: unknown = res.headers?.[name]
@@ -229,10 +139,14 @@ function toExpression(q: Criterion[] | string | undefined, build: (c: Criterion[
 
 export class ServiceManagerClient {
   readonly correlationId: string
-  private readonly base: string
-  private readonly auth: TokenAuth
+  private base: string
+  private auth: TokenAuth
   private readonly http: AxiosInstance
-  private readonly tokenAgent: https.Agent | undefined
+  private tokenAgent: https.Agent | undefined
+  /** what the current credentials were made from (to tell whether renewed ones differ) */
+  private fingerprint = ''
+  private readonly renew: ClientOptions['renew']
+  private readonly ca: string | undefined
   private readonly timeoutMs: number
   private readonly pollInitialMs: number
   private readonly pollMaxMs: number
@@ -249,11 +163,12 @@ export class ServiceManagerClient {
   private readonly deleteLocations = new Set<string>()
 
   constructor(creds: SMCredentials, opts: ClientOptions = {}) {
-    this.auth = resolveTokenAuth(creds)
-    this.base = stripTrailingSlashes(creds.sm_url.trim())
-    if (!/^https?:\/\/[^/]/i.test(this.base)) throw invalidArgument('sm_url must be an absolute http(s) URL')
-    if (this.auth.kind === 'secret') this.secrets.add(this.auth.clientSecret)
-    else this.secrets.add(this.auth.key)
+    this.ca = opts.ca
+    this.renew = opts.renew
+    const { auth, base } = this.parse(creds)
+    this.auth = auth
+    this.base = base
+    this.useCredentials(creds)
     this.correlationId = opts.correlationId ?? randomUUID()
     this.timeoutMs = opts.timeoutMs ?? 30_000
     this.pollInitialMs = Math.max(1, opts.pollInitialMs ?? 1_000)
@@ -270,13 +185,51 @@ export class ServiceManagerClient {
       validateStatus: () => true,
       transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: true }
     })
-    this.tokenAgent =
-      this.auth.kind === 'x509'
-        ? new https.Agent({ cert: this.auth.certificate, key: this.auth.key, minVersion: 'TLSv1.2', keepAlive: false })
-        : undefined
   }
 
-  /** Release the mTLS agent (X.509 credentials only). */
+  private parse(creds: SMCredentials): { auth: TokenAuth; base: string } {
+    const auth = resolveTokenAuth(creds)
+    const base = stripTrailingSlashes(creds.sm_url.trim())
+    if (!/^https?:\/\/[^/]/i.test(base)) throw invalidArgument('sm_url must be an absolute http(s) URL')
+    return { auth, base }
+  }
+
+  /**
+   * Switches to other credentials (renewed after a 401, or re-read after their maximum age): the next call
+   * fetches a token with them. Nothing changes when they are the ones in use.
+   */
+  useCredentials(creds: SMCredentials): void {
+    const { auth, base } = this.parse(creds)
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify({ base, ca: creds.ca, auth: { ...auth, pfx: auth.kind === 'pfx' ? auth.pfx.toString('base64') : undefined } }))
+      .digest('base64')
+    if (fingerprint === this.fingerprint) return
+    this.fingerprint = fingerprint
+    this.auth = auth
+    this.base = base
+    if (auth.kind === 'secret') this.secrets.add(auth.clientSecret)
+    else if (auth.kind === 'x509') this.secrets.add(auth.key)
+    if (auth.kind !== 'secret' && auth.passphrase) this.secrets.add(auth.passphrase)
+    this.cachedToken = undefined
+    this.tokenAgent?.destroy()
+    const ca = [this.ca, creds.ca].filter((c): c is string => !!c)
+    const agentOptions = { minVersion: 'TLSv1.2' as const, keepAlive: false, ...(ca.length ? { ca: [...tls.rootCertificates, ...ca] } : {}) }
+    this.tokenAgent =
+      auth.kind === 'x509'
+        ? new https.Agent({ ...agentOptions, cert: auth.certificate, key: auth.key, passphrase: auth.passphrase })
+        : auth.kind === 'pfx'
+          ? new https.Agent({ ...agentOptions, pfx: auth.pfx, passphrase: auth.passphrase })
+          : ca.length
+            ? new https.Agent(agentOptions)
+            : undefined
+  }
+
+  /** How this client authenticates: client secret or client certificate (never the secret itself). */
+  get authentication(): 'secret' | 'certificate' {
+    return this.auth.kind === 'secret' ? 'secret' : 'certificate'
+  }
+
+  /** Release the token agent (X.509 credentials or an extra CA only). */
   close(): void {
     this.tokenAgent?.destroy()
   }
@@ -372,7 +325,7 @@ export class ServiceManagerClient {
    * How long a call would wait for the rate limits (0 without a throttle), for a caller that comes back
    * then instead of waiting: books a place for `id`, used up by the call that passes `booking: id`.
    */
-  expectedWait(method: Method, path: string, id: string): number {
+  async expectedWait(method: Method, path: string, id: string): Promise<number> {
     return this.book ? this.book({ method, path }, id) : 0
   }
 
@@ -433,6 +386,15 @@ export class ServiceManagerClient {
     return this.tokenInFlight
   }
 
+  /** Reads the credentials again (ClientOptions.renew); true when they changed. */
+  private async renewCredentials(): Promise<boolean> {
+    if (!this.renew) return false
+    const before = this.fingerprint
+    this.useCredentials(await this.renew())
+    if (LOG._debug) LOG.debug(`credentials renewed after a 401: ${before === this.fingerprint ? 'unchanged' : 'changed'}`)
+    return before !== this.fingerprint
+  }
+
   private dropToken(value: string): void {
     if (this.cachedToken?.value === value) this.cachedToken = undefined
   }
@@ -458,7 +420,7 @@ export class ServiceManagerClient {
       throw fail(`token request failed: ${code}${message ? ` (${message})` : ''}`, undefined, true)
     }
     if (res.status !== 200) {
-      const parsed = parseBody(res.data)
+      const parsed = parseErrorBody(res.data)
       throw fail(
         parsed.description ?? parsed.error ?? `token endpoint answered HTTP ${res.status}`,
         res.status,
@@ -490,6 +452,7 @@ export class ServiceManagerClient {
   /** One logical SM request: throttle hook, bearer token, one refresh on 401, router 404 -> 503. */
   private async exchange(method: Method, path: string, opts: CallOptions): Promise<SMResponse> {
     let refreshed = false
+    let renewed = false
     for (;;) {
       const held = this.throttle ? await this.throttle({ method, path, booking: opts.booking }) : undefined
       const settle = typeof held === 'function' ? held : undefined
@@ -498,6 +461,11 @@ export class ServiceManagerClient {
         token = await this.token()
       } catch (e) {
         settle?.({})
+        // the token endpoint refused our client (a rotated secret or certificate): read the credentials again
+        if (!renewed && isRejectedClient(e)) {
+          renewed = true
+          if (await this.renewCredentials()) continue
+        }
         throw e
       }
       const headers: Record<string, string> = {
@@ -527,6 +495,10 @@ export class ServiceManagerClient {
         refreshed = true
         this.dropToken(token)
         continue
+      }
+      if (res.status === 401 && !renewed) {
+        renewed = true
+        if (await this.renewCredentials()) continue
       }
       const routerError = res.status === 404 && /unknown_route/i.test(header(res, 'x-cf-routererror') ?? '')
       return {
@@ -560,9 +532,9 @@ export class ServiceManagerClient {
       }
       if (res.status >= 200 && res.status < 300) return res
       if (opts.pass?.includes(res.status)) return res
-      if (attempt < maxRetries && (res.status === 429 || res.status === 503)) {
-        const wait = res.retryAfterMs ?? backoff
-        if (wait <= this.maxRetryWaitMs) {
+      if (attempt < maxRetries) {
+        const wait = getRetryWait(res.status, res.retryAfterMs, backoff, this.maxRetryWaitMs)
+        if (wait !== undefined) {
           await sleep(wait, opts.signal)
           continue
         }
@@ -572,9 +544,9 @@ export class ServiceManagerClient {
   }
 
   private httpError(method: Method, path: string, res: SMResponse): ServiceManagerError {
-    const parsed = res.routerError ? { description: 'SM is unreachable (X-Cf-RouterError: unknown_route)' } : parseBody(res.data)
+    const parsed = res.routerError ? { description: 'SM is unreachable (X-Cf-RouterError: unknown_route)' } : parseErrorBody(res.data)
     const error = 'error' in parsed ? parsed.error : undefined
-    const code = (error && this.redact(error)) ?? STATUS_CODES[res.status] ?? `HTTP${res.status}`
+    const code = (error && this.redact(error)) ?? statusCode(res.status)
     return new ServiceManagerError({
       status: res.status,
       code,
@@ -775,6 +747,11 @@ export class ServiceManagerClient {
       correlationId: this.correlationId
     })
   }
+}
+
+/** The token endpoint answered that it does not know our client or its secret/certificate. */
+function isRejectedClient(e: unknown): boolean {
+  return e instanceof ServiceManagerError && e.code === 'TokenError' && (e.status === 401 || e.status === 400 || e.status === 403)
 }
 
 function describeTransportError(e: unknown): { code: string; message: string } {

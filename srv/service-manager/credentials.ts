@@ -13,11 +13,17 @@ export interface SMCredentials {
   key?: string
   certurl?: string
   xsappname?: string
+  /** X.509 from a PKCS#12 key store instead of PEM (base64), with its password */
+  pfx?: string
+  passphrase?: string
+  /** extra CA certificate (PEM) to trust at the token endpoint, e.g. a destination's trust store */
+  ca?: string
 }
 
 export type TokenAuth =
   | { kind: 'secret'; tokenUrl: string; clientId: string; clientSecret: string }
-  | { kind: 'x509'; tokenUrl: string; clientId: string; certificate: string; key: string }
+  | { kind: 'x509'; tokenUrl: string; clientId: string; certificate: string; key: string; passphrase?: string }
+  | { kind: 'pfx'; tokenUrl: string; clientId: string; pfx: Buffer; passphrase?: string }
 
 export function stripTrailingSlashes(u: string): string {
   return u.replace(/\/+$/, '')
@@ -72,6 +78,17 @@ export function resolveTokenAuth(creds: SMCredentials): TokenAuth {
     })
   if (!str(creds.sm_url)) throw missing(['sm_url'])
   if (!str(creds.clientid)) throw missing(['clientid'])
+  if (str(creds.pfx)) {
+    const base = str(creds.certurl)
+    if (!base) throw missing(['certurl'])
+    return {
+      kind: 'pfx',
+      tokenUrl: `${stripTrailingSlashes(base)}/oauth/token`,
+      clientId: creds.clientid,
+      pfx: Buffer.from(creds.pfx as string, 'base64'),
+      ...(str(creds.passphrase) ? { passphrase: creds.passphrase } : {})
+    }
+  }
   if (str(creds.certificate) && str(creds.key)) {
     const base = str(creds.certurl)
     if (!base) throw missing(['certurl'])
@@ -80,7 +97,8 @@ export function resolveTokenAuth(creds: SMCredentials): TokenAuth {
       tokenUrl: `${stripTrailingSlashes(base)}/oauth/token`,
       clientId: creds.clientid,
       certificate: creds.certificate as string,
-      key: creds.key as string
+      key: creds.key as string,
+      ...(str(creds.passphrase) ? { passphrase: creds.passphrase } : {})
     }
   }
   const fields: string[] = []

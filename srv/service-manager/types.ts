@@ -1,5 +1,6 @@
 /** Resource shapes and client options of the Service Manager client. */
 import type { Criterion } from './query'
+import type { SMCredentials } from './credentials'
 
 export type SMLabels = Record<string, string[]>
 
@@ -169,7 +170,7 @@ export interface WaitOptions {
 export interface ThrottleRequest {
   method: string
   path: string
-  /** the booking this call uses up (Throttle.book) */
+  /** the booking this call uses up (RateBudget.book) */
   booking?: string
 }
 
@@ -192,8 +193,15 @@ export interface ClientOptions {
    * resolve with a function that the client then calls once with the call's outcome (e.g. to pause on 429).
    */
   throttle?: (req: ThrottleRequest) => Promise<void | ((outcome: ThrottleOutcome) => void)>
-  /** Expected wait in the throttle for a call that `id` makes later; books its place (see Throttle.book). */
-  book?: (req: ThrottleRequest, id: string) => number
+  /** Expected wait in the rate budget for a call that `id` makes later; books its place (see RateBudget.book). */
+  book?: (req: ThrottleRequest, id: string) => number | Promise<number>
+  /**
+   * Reads the credentials again: called once per call when SM or the token endpoint answers 401 with a
+   * fresh token (a rotated secret or certificate); the call is repeated when they changed.
+   */
+  renew?: () => Promise<SMCredentials>
+  /** Extra CA certificate (PEM) to trust at the token endpoint, e.g. the emulator's. */
+  ca?: string
   /** Extra attempts for GETs on 429/503/network errors, default 3. */
   getRetries?: number
   /** Base delay of GET retries without Retry-After (doubles per attempt), default 500. */

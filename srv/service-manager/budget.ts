@@ -1,0 +1,563 @@
+/**
+ * The Service Manager rate budget: one per subaccount, kept in the app's database (db/rate-budget.cds), so
+ * that every app instance on that database draws on the same limits (throttle.ts lists them).
+ *
+ * Each limit (a level and window length, e.g. all calls per minute) is a sliding log of the last `capacity`
+ * calls, kept as a ring in the order they were let through. A call counts from the moment it is let through
+ * until its answer arrived plus the window; a new call may take the oldest entry's place only once that
+ * call has left the window. Every entry that was replaced had left, so however the network delays
+ * requests, SM never sees more than `capacity` of them in any window (fixed or sliding, by arrival): a call
+ * that arrives at SM at time t was let through before t and answered after t, so it counts at t. A call
+ * whose answer never comes (its process died) counts until the in-flight cap has passed.
+ *
+ * Taking a place is one short transaction that locks the rows of the windows concerned (`SELECT ... FOR
+ * UPDATE`, always in the same order, the level `all` first), reads the oldest entries and the class's
+ * 429 pause, and writes the new entries: two app instances never hand out the same place. The budget runs
+ * on a connection pool of its own, so its transactions never wait for the app's (SQLite's single
+ * connection may be held by the very request that calls SM); an in-memory SQLite database is one process
+ * only, and its budget lives in an in-memory database of its own.
+ *
+ * In a process, callers that find no free place wait in a queue per endpoint class, first come first
+ * served; nothing is ever rejected. The queue looks again when the oldest entry leaves its window, when a
+ * call of this process ends, or, while the call it waits for still runs (maybe in another process), every
+ * `pollMs`. Waiting uses one unref'd timer per budget: no busy loop, nothing that keeps the process alive.
+ *
+ * Callers that would rather come back later than wait (reconciler steps) book their expected turn instead
+ * (`book`): the booking is a row, so every instance counts it when it tells the next caller its turn, and
+ * the call that names the booking uses it up.
+ *
+ * A 429 from SM pauses the endpoint class of the call that got it, for every instance, until its
+ * Retry-After has passed (errors.ts reads the header; `defaultRetryAfterMs` without one).
+ */
+import path from 'node:path'
+import cds from '@sap/cds'
+import {
+  CLASSES,
+  classOf,
+  configuredLimits,
+  levelsOf,
+  type LevelName,
+  type ResolvedLimits,
+  type ThrottleClass
+} from './throttle'
+import { pauseAfter429 } from './errors'
+import type { ThrottleOutcome, ThrottleRequest } from './types'
+
+const LOG = cds.log('service-manager')
+/** How long after its time a booking nobody came back for still counts. */
+const BOOKING_GRACE_MS = 30_000
+
+// ------------------------------------------------------------------------------------------ store
+
+/** A limit of one subaccount: a row of RateWindows. */
+export interface BudgetWindow {
+  ID: string
+  scope: LevelName
+  span: number
+  capacity: number
+}
+
+/** The ring entry a granted call holds, to report its end. */
+interface Held {
+  window: string
+  slot: number
+  turn: number
+}
+
+type TakeResult = { granted: Held[] } | { retryAt: number; running: boolean }
+
+interface WindowRow {
+  ID: string
+  capacity: number
+  filled: number
+  head: number
+  span: number
+}
+
+interface CallRow {
+  began: number
+  ended: number
+  running: boolean
+  turn: number
+}
+
+type Row = Record<string, unknown>
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
+const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true'
+
+/** The budget's tables, on a database service of its own (see budgetDatabase). */
+export class BudgetStore {
+  private readonly known = new Set<string>()
+  private readonly entities: Record<'RateWindows' | 'RateCalls' | 'RatePauses' | 'RateBookings', cds.entity>
+
+  constructor(private readonly db: cds.DatabaseService) {
+    const ns = (db.model as cds.linked.LinkedCSN).entities('btp.provisioning')
+    const { RateWindows, RateCalls, RatePauses, RateBookings } = ns
+    if (!RateWindows || !RateCalls || !RatePauses || !RateBookings) throw new Error('The rate budget entities (db/rate-budget.cds) are not in the model')
+    this.entities = { RateWindows, RateCalls, RatePauses, RateBookings }
+  }
+
+  /** Creates the window rows on first use (another process may create them at the same time). */
+  private async ensure(subaccount: string, windows: BudgetWindow[]): Promise<void> {
+    const { RateWindows } = this.entities
+    for (const w of windows) {
+      if (this.known.has(w.ID)) continue
+      const exists = () => this.db.run(SELECT.one.from(RateWindows).columns('ID').where({ ID: w.ID }))
+      if (!(await exists())) {
+        try {
+          await this.db.tx(tx => tx.run(INSERT.into(RateWindows).entries({ ID: w.ID, subaccount, scope: w.scope, span: w.span, capacity: w.capacity, filled: 0, head: 0 })))
+        } catch (e) {
+          // lost the race to another process: fine, as long as the row is there now
+          if (!(await exists())) throw e
+        }
+      }
+      this.known.add(w.ID)
+    }
+  }
+
+  /** Locks the window rows, `all` first (their IDs sort so); the lock is what makes a take atomic. */
+  private async lock(tx: cds.Transaction, windows: BudgetWindow[]): Promise<WindowRow[]> {
+    if (!windows.length) return []
+    const ids = windows.map(w => w.ID)
+    const rows = (await tx.run(SELECT.from(this.entities.RateWindows).where({ ID: { in: ids } }).orderBy('ID').forUpdate())) as Row[]
+    return rows.map(r => ({ ID: String(r.ID), capacity: num(r.capacity), filled: num(r.filled), head: num(r.head), span: num(r.span) }))
+  }
+
+  private async entry(tx: cds.Transaction, window: string, slot: number): Promise<CallRow | undefined> {
+    const r = (await tx.run(SELECT.one.from(this.entities.RateCalls).where({ window, slot }))) as Row | undefined
+    return r ? { began: num(r.began), ended: num(r.ended), running: bool(r.running), turn: num(r.turn) } : undefined
+  }
+
+  private async pausedUntil(tx: cds.Transaction, subaccount: string, cls: ThrottleClass): Promise<number> {
+    const r = (await tx.run(SELECT.one.from(this.entities.RatePauses).columns('resumeAt').where({ subaccount, endpoint: cls }))) as Row | undefined
+    return r ? num(r.resumeAt) : 0
+  }
+
+  /**
+   * Takes a place in every window, or tells when to look again: the time the oldest entry leaves its
+   * window or the pause ends, and whether that entry's call still runs (its end not known yet).
+   */
+  async take(subaccount: string, cls: ThrottleClass, windows: BudgetWindow[], now: number, inFlightCapMs: number, booking?: string): Promise<TakeResult> {
+    await this.ensure(subaccount, windows)
+    const { RateWindows, RateCalls, RateBookings } = this.entities
+    return this.db.tx(async tx => {
+      const rows = await this.lock(tx, windows)
+      let retryAt = await this.pausedUntil(tx, subaccount, cls)
+      let running = false
+      const oldest = new Map<string, CallRow>()
+      for (const w of rows) {
+        if (w.filled < w.capacity) continue
+        const e = await this.entry(tx, w.ID, w.head)
+        if (!e) throw new Error(`Rate budget window ${w.ID} lacks entry ${w.head}`)
+        oldest.set(w.ID, e)
+        const free = e.ended + w.span
+        if (free > now && free > retryAt) {
+          retryAt = free
+          running = e.running
+        }
+      }
+      if (retryAt > now) return { retryAt, running }
+      const held: Held[] = []
+      const provisional = now + inFlightCapMs
+      for (const w of rows) {
+        const e = oldest.get(w.ID)
+        if (!e) {
+          await tx.run(INSERT.into(RateCalls).entries({ window: w.ID, slot: w.filled, began: now, ended: provisional, running: true, turn: 0 }))
+          await tx.run(UPDATE(RateWindows, w.ID).with({ filled: w.filled + 1, head: (w.filled + 1) % w.capacity }))
+          held.push({ window: w.ID, slot: w.filled, turn: 0 })
+        } else {
+          await tx.run(UPDATE(RateCalls).set({ began: now, ended: provisional, running: true, turn: e.turn + 1 }).where({ window: w.ID, slot: w.head }))
+          await tx.run(UPDATE(RateWindows, w.ID).with({ head: (w.head + 1) % w.capacity }))
+          held.push({ window: w.ID, slot: w.head, turn: e.turn + 1 })
+        }
+      }
+      if (booking) await tx.run(DELETE.from(RateBookings).where({ subaccount, endpoint: cls, booking }))
+      return { granted: held }
+    })
+  }
+
+  /** The call behind `held` ended at `end` (ignored for entries reused since); a 429 pauses its class. */
+  async settle(subaccount: string, cls: ThrottleClass, held: Held[], end: number, pauseUntil?: number): Promise<void> {
+    const { RateCalls } = this.entities
+    await this.db.tx(async tx => {
+      for (const h of held) await tx.run(UPDATE(RateCalls).set({ ended: end, running: false }).where({ window: h.window, slot: h.slot, turn: h.turn }))
+      if (pauseUntil !== undefined) await this.extendPause(tx, subaccount, cls, pauseUntil)
+    })
+  }
+
+  private async extendPause(tx: cds.Transaction, subaccount: string, cls: ThrottleClass, until: number): Promise<void> {
+    const { RatePauses } = this.entities
+    const changed = await tx.run(UPDATE(RatePauses).set({ resumeAt: until }).where({ subaccount, endpoint: cls, resumeAt: { '<': until } }))
+    if (num(changed) > 0) return
+    const existing = await tx.run(SELECT.one.from(RatePauses).columns('resumeAt').where({ subaccount, endpoint: cls }))
+    if (!existing) await tx.run(UPSERT.into(RatePauses).entries({ subaccount, endpoint: cls, resumeAt: until }))
+  }
+
+  /** No call of the class starts before `until`, in any app instance. */
+  async pause(subaccount: string, cls: ThrottleClass, until: number): Promise<void> {
+    await this.db.tx(tx => this.extendPause(tx, subaccount, cls, until))
+  }
+
+  async pausedUntilOf(subaccount: string, cls: ThrottleClass): Promise<number> {
+    return this.db.tx(tx => this.pausedUntil(tx, subaccount, cls))
+  }
+
+  /**
+   * Books (or keeps) the place of `booking` and tells when its call can be expected to go: after the
+   * callers `waiting` in this process and the bookings made before, each going as soon as the windows let
+   * it (calls still running count from their start: an estimate; the call itself still takes its place).
+   */
+  async book(subaccount: string, cls: ThrottleClass, windows: BudgetWindow[], booking: string, now: number, waiting: number): Promise<number> {
+    await this.ensure(subaccount, windows)
+    const { RateBookings } = this.entities
+    return this.db.tx(async tx => {
+      const rows = await this.lock(tx, windows)
+      await tx.run(DELETE.from(RateBookings).where({ subaccount, endpoint: cls, turnAt: { '<': now - BOOKING_GRACE_MS } }))
+      const booked = ((await tx.run(SELECT.from(RateBookings).columns('booking', 'turnAt').where({ subaccount, endpoint: cls }))) as Row[]).map(r => ({
+        booking: String(r.booking),
+        at: num(r.turnAt)
+      }))
+      const mine = booked.find(b => b.booking === booking)
+      const ahead = waiting + (mine ? booked.filter(b => b.at < mine.at).length : booked.length)
+      let at = Math.max(now, mine?.at ?? 0, await this.pausedUntil(tx, subaccount, cls))
+      for (const w of rows) at = Math.max(at, await this.nthFree(tx, w, now, ahead))
+      if (mine) await tx.run(UPDATE(RateBookings).set({ turnAt: at }).where({ subaccount, endpoint: cls, booking }))
+      else await tx.run(INSERT.into(RateBookings).entries({ subaccount, endpoint: cls, booking, turnAt: at }))
+      return at - now
+    })
+  }
+
+  /**
+   * Earliest start of the n-th (0-based) of the next calls if each went as soon as the window lets it: the
+   * free places go now, the others when the call they replace leaves the window, round after round.
+   */
+  private async nthFree(tx: cds.Transaction, w: WindowRow, now: number, n: number): Promise<number> {
+    const free = w.capacity - w.filled
+    const rounds = Math.floor(n / w.capacity)
+    const j = n % w.capacity
+    let base = now - w.span
+    if (j >= free) {
+      const i = w.filled < w.capacity ? j - free : (w.head + j - free) % w.capacity
+      const e = await this.entry(tx, w.ID, i)
+      if (e) base = e.running ? e.began : e.ended
+    }
+    return Math.max(now, base + w.span * (1 + rounds))
+  }
+
+  /** Calls a window counts at `now` (tests, diagnostics). */
+  async active(windowId: string, span: number, now: number): Promise<number> {
+    const rows = (await this.db.run(SELECT.from(this.entities.RateCalls).columns('ended').where({ window: windowId }))) as Row[]
+    return rows.filter(r => num(r.ended) + span > now).length
+  }
+}
+
+let database: Promise<cds.DatabaseService> | undefined
+
+/** cds.deploy, which @cap-js/cds-types does not declare */
+interface Deployer {
+  deploy(model: unknown, options?: { silent?: boolean }): { to(db: cds.DatabaseService): Promise<unknown> }
+}
+
+/**
+ * The database service of the budget: the app's database (`cds.requires.db`) with a connection pool of its
+ * own. An in-memory SQLite database cannot be shared by two connections: the budget then gets an in-memory
+ * database of its own (one process only, so nothing is lost).
+ */
+export function budgetDatabase(): Promise<cds.DatabaseService> {
+  database ??= (async () => {
+    const main = { ...(cds.env.requires as unknown as Record<string, Record<string, unknown>>).db }
+    const credentials = (main.credentials ?? {}) as Record<string, unknown>
+    const inMemory = main.kind === 'sqlite' && (!credentials.url || credentials.url === ':memory:') && !credentials.database
+    const own = async (): Promise<cds.linked.LinkedCSN> => {
+      const csn = (await cds.load(path.join(__dirname, '..', '..', 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
+      return cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN)
+    }
+    const model = !inMemory && cds.model?.definitions['btp.provisioning.RateWindows'] ? cds.model : await own()
+    const db = (await cds.connect.to('rate-budget', { ...main, model, silent: true } as object)) as cds.DatabaseService
+    if (inMemory) await (cds as unknown as Deployer).deploy(model, { silent: true }).to(db)
+    cds.once('shutdown', () => forgetDatabase(db))
+    return db
+  })()
+  return database
+}
+
+async function forgetDatabase(db: cds.DatabaseService) {
+  if (database && (await database.catch(() => undefined)) === db) database = undefined
+  budgets.clear()
+  await (db as unknown as { disconnect?: () => Promise<void> }).disconnect?.()
+}
+
+// ------------------------------------------------------------------------------------------ budget
+
+interface Waiter {
+  seq: number
+  cls: ThrottleClass
+  since: number
+  booking?: string
+  resolve: (settle: (outcome: ThrottleOutcome) => void) => void
+  reject: (e: unknown) => void
+}
+
+/** Timer functions (default: the global ones; a timer is unref'd when it can be). */
+export interface BudgetTimers {
+  set(fn: () => void, ms: number): unknown
+  clear(handle: unknown): void
+}
+
+const GLOBAL_TIMERS: BudgetTimers = {
+  set(fn, ms) {
+    const t = setTimeout(fn, ms)
+    t.unref?.()
+    return t
+  },
+  clear(handle) {
+    clearTimeout(handle as NodeJS.Timeout)
+  }
+}
+
+export interface BudgetOptions {
+  /** Clock (default Date.now) and timers, for tests with a fake clock. */
+  now?: () => number
+  timers?: BudgetTimers
+}
+
+export interface BudgetStats {
+  /** calls let through by this process */
+  granted: number
+  /** of them, calls that had to wait */
+  delayed: number
+  /** callers waiting in this process right now */
+  waiting: number
+  /** 429 answers seen by this process */
+  rateLimited: number
+  /** longest wait of a caller, ms */
+  maxWaitMs: number
+}
+
+/** The rate budget of one SM caller (a subaccount), as seen from this process. */
+export class RateBudget {
+  private readonly queues = new Map<ThrottleClass, Waiter[]>(CLASSES.map(c => [c, []]))
+  private readonly now: () => number
+  private readonly timers: BudgetTimers
+  private seq = 0
+  private timer: unknown
+  private timerAt = Infinity
+  private pumping: Promise<void> | undefined
+  /** the waiter whose place the pump is taking */
+  private taking: Waiter | undefined
+  private again = false
+  private readonly settling = new Set<Promise<void>>()
+  private readonly counters = { granted: 0, delayed: 0, rateLimited: 0, maxWaitMs: 0 }
+
+  constructor(
+    readonly subaccount: string,
+    readonly limits: ResolvedLimits,
+    private readonly store: BudgetStore,
+    opts: BudgetOptions = {}
+  ) {
+    this.now = opts.now ?? Date.now
+    this.timers = opts.timers ?? GLOBAL_TIMERS
+  }
+
+  /** The windows that count a call of `cls`, `all` first. */
+  windowsOf(cls: ThrottleClass): BudgetWindow[] {
+    return levelsOf(cls).flatMap(scope =>
+      this.limits.windows[scope].map(w => ({ ID: `${this.subaccount}|${scope}|${w.ms}|${w.limit}`, scope, span: w.ms, capacity: w.limit }))
+    )
+  }
+
+  /**
+   * Waits for a place for the call and takes it. Resolves with the function to call once with the call's
+   * outcome (status and Retry-After, or {} when no answer came).
+   */
+  acquire(req: ThrottleRequest): Promise<(outcome: ThrottleOutcome) => void> {
+    const cls = classOf(req.method, req.path)
+    return new Promise((resolve, reject) => {
+      this.queues.get(cls)!.push({ seq: this.seq++, cls, since: this.now(), booking: req.booking, resolve, reject })
+      this.kick()
+    })
+  }
+
+  /** The hook for ClientOptions.throttle. */
+  get hook(): (req: ThrottleRequest) => Promise<(outcome: ThrottleOutcome) => void> {
+    return req => this.acquire(req)
+  }
+
+  /**
+   * For callers that would rather come back later than wait here: books a place for `id` (in the
+   * database, so every app instance counts it) and tells how many ms until its call can be expected to go
+   * (0: now). Asking again keeps the place in the line. The call that names the booking
+   * (ThrottleRequest.booking) uses it up; a booking is an estimate, not a place: the call still takes its
+   * place through acquire(), which alone guarantees the limits. Bookings nobody used are forgotten a while
+   * after their time.
+   */
+  book(req: ThrottleRequest, id: string): Promise<number> {
+    const cls = classOf(req.method, req.path)
+    // the waiter whose place is being taken right now is no longer in front (it may be in the ring already)
+    const waiting = this.queues.get(cls)!.length - (this.taking?.cls === cls ? 1 : 0)
+    return this.store.book(this.subaccount, cls, this.windowsOf(cls), id, this.now(), waiting)
+  }
+
+  /** No calls of this class start before `until` (epoch ms), in any app instance. */
+  async pause(cls: ThrottleClass, until: number): Promise<void> {
+    await this.store.pause(this.subaccount, cls, until)
+    this.kick()
+  }
+
+  /** Until when calls of a class are paused after a 429 (0 when not paused). */
+  async pausedUntilOf(cls: ThrottleClass): Promise<number> {
+    const t = await this.store.pausedUntilOf(this.subaccount, cls)
+    return t > this.now() ? t : 0
+  }
+
+  get stats(): BudgetStats {
+    let waiting = 0
+    for (const q of this.queues.values()) waiting += q.length
+    return { ...this.counters, waiting }
+  }
+
+  /** Calls a level counts right now, per window, over all app instances (tests, diagnostics). */
+  async active(level: LevelName): Promise<number[]> {
+    const now = this.now()
+    const windows = this.windowsOf(level === 'all' ? 'other' : level).filter(w => w.scope === level)
+    return Promise.all(windows.map(w => this.store.active(w.ID, w.span, now)))
+  }
+
+  /** Whether this process is handing out places or writing ends right now. */
+  get busy(): boolean {
+    return this.pumping !== undefined || this.settling.size > 0
+  }
+
+  /** Resolves once this process has nothing to hand out or write right now (tests with a fake clock). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...(this.pumping ? [this.pumping] : []), ...this.settling]
+      if (!busy.length) return
+      await Promise.allSettled(busy)
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- internals
+
+  private kick(): void {
+    this.again = true
+    if (this.pumping) return
+    this.pumping = (async () => {
+      while (this.again) {
+        this.again = false
+        await this.pass()
+      }
+    })().finally(() => {
+      this.pumping = undefined
+    })
+  }
+
+  /**
+   * Lets through every waiter that may go now, oldest first over all classes; a class whose head may not
+   * go yet holds up no other class. Then sleeps until the first blocked head may go.
+   */
+  private async pass(): Promise<void> {
+    let wakeAt = Infinity
+    const blocked = new Set<ThrottleClass>()
+    for (;;) {
+      let head: Waiter | undefined
+      for (const [cls, q] of this.queues) if (q.length && !blocked.has(cls) && (!head || q[0].seq < head.seq)) head = q[0]
+      if (!head) break
+      const now = this.now()
+      let result: TakeResult
+      this.taking = head
+      try {
+        result = await this.store.take(this.subaccount, head.cls, this.windowsOf(head.cls), now, this.limits.inFlightCapMs, head.booking)
+      } catch (e) {
+        this.queues.get(head.cls)!.shift()
+        head.reject(e)
+        continue
+      } finally {
+        this.taking = undefined
+      }
+      if ('granted' in result) {
+        this.queues.get(head.cls)!.shift()
+        head.resolve(this.granted(head, result.granted, now))
+        continue
+      }
+      blocked.add(head.cls)
+      const at = result.running ? Math.min(result.retryAt, now + this.limits.pollMs) : result.retryAt
+      wakeAt = Math.min(wakeAt, at)
+    }
+    this.schedule(wakeAt)
+  }
+
+  private granted(w: Waiter, held: Held[], now: number): (outcome: ThrottleOutcome) => void {
+    this.counters.granted++
+    const waited = now - w.since
+    if (waited > 0) {
+      this.counters.delayed++
+      if (waited > this.counters.maxWaitMs) this.counters.maxWaitMs = waited
+    }
+    let settled = false
+    return (outcome: ThrottleOutcome = {}) => {
+      if (settled) return
+      settled = true
+      const end = this.now()
+      let pauseUntil: number | undefined
+      if (outcome.status === 429) {
+        this.counters.rateLimited++
+        const wait = pauseAfter429(outcome.retryAfterMs, this.limits)
+        LOG.info(`Service Manager rate limit (429) on ${w.cls} of ${this.subaccount}: pausing ${wait} ms`)
+        pauseUntil = end + wait
+      }
+      const write = this.store
+        .settle(this.subaccount, w.cls, held, end, pauseUntil)
+        .catch(e => LOG.warn(`Could not record the end of a Service Manager call of ${this.subaccount}; it counts until the in-flight cap`, e))
+        .finally(() => {
+          this.settling.delete(write)
+          if (this.hasWaiters()) this.kick()
+        })
+      this.settling.add(write)
+    }
+  }
+
+  private hasWaiters(): boolean {
+    for (const q of this.queues.values()) if (q.length) return true
+    return false
+  }
+
+  private schedule(at: number): void {
+    if (at === this.timerAt) return
+    if (this.timer !== undefined) this.timers.clear(this.timer)
+    this.timer = undefined
+    this.timerAt = at
+    if (at === Infinity) return
+    this.timer = this.timers.set(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      this.kick()
+    }, Math.max(1, at - this.now()))
+  }
+}
+
+// ------------------------------------------------------------------------------------------ registry
+
+const budgets = new Map<string, Promise<RateBudget>>()
+
+/**
+ * The rate budget of one SM caller (a subaccount) with the configured limits, shared by every client of
+ * that caller in the process (and, through the database, with every other app instance). Undefined when
+ * `limits` is false.
+ */
+export async function budgetFor(subaccount: string): Promise<RateBudget | undefined> {
+  const limits = configuredLimits()
+  if (!limits) return undefined
+  let b = budgets.get(subaccount)
+  if (!b) {
+    b = budgetDatabase().then(db => new RateBudget(subaccount, limits, new BudgetStore(db)))
+    budgets.set(subaccount, b)
+    b.catch(() => budgets.delete(subaccount))
+  }
+  return b
+}
+
+/** Forget the budgets of this process (tests; a changed configuration). The database keeps their state. */
+export function resetBudgets(): void {
+  budgets.clear()
+}
