@@ -13,6 +13,9 @@
  *   POST   /__emulator/reset    empties the store, faults, rate limits and recorded calls, 204
  *   POST   /__emulator/plant    body { kind: 'instance' | 'binding', object }: puts an object into the store as
  *                               if another tool had created it (no call recorded), answers 201 with it
+ *   POST   /__emulator/tenants/:subaccountId/rotate   body { secret?, revokeTokens? }: a new client secret for
+ *                               the subaccount's SM client (see Emulator.rotateTenantSecret), answers 200
+ *                               { clientsecret }
  */
 import express, { type Request, type Response } from 'express'
 import type { Emulator, Fault } from './types'
@@ -76,6 +79,19 @@ export function adminRouter(emulator: () => Emulator, pendingFaults: () => numbe
       res.status(201).json(emulator().plant(kind, object as Record<string, unknown>))
     } catch (e) {
       res.status(400).json({ error: 'BadRequest', description: e instanceof Error ? e.message : String(e) })
+    }
+  })
+
+  router.post('/tenants/:subaccountId/rotate', (req: Request, res: Response) => {
+    const { secret, revokeTokens } = (req.body ?? {}) as { secret?: unknown; revokeTokens?: unknown }
+    if ((secret !== undefined && typeof secret !== 'string') || (revokeTokens !== undefined && typeof revokeTokens !== 'boolean')) {
+      res.status(400).json({ error: 'BadRequest', description: 'secret must be a string, revokeTokens a boolean' })
+      return
+    }
+    try {
+      res.json({ clientsecret: emulator().rotateTenantSecret(req.params.subaccountId, { secret, revokeTokens }) })
+    } catch (e) {
+      res.status(404).json({ error: 'NotFound', description: e instanceof Error ? e.message : String(e) })
     }
   })
 

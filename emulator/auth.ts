@@ -91,6 +91,11 @@ export class TokenService {
     this.dropTokens((t) => t.kind === 'binding')
   }
 
+  /** Tokens issued to a client stop working (its credentials were rotated). */
+  revokeClientTokens(clientid: string): void {
+    this.dropTokens((t) => t.clientid === clientid)
+  }
+
   private dropTokens(pred: (t: TokenInfo) => boolean): void {
     for (const [tok, info] of this.tokens) if (pred(info)) this.tokens.delete(tok)
   }

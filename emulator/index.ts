@@ -7,6 +7,7 @@
 import http from 'http'
 import https from 'https'
 import type { AddressInfo, Socket } from 'net'
+import { randomBytes } from 'crypto'
 import { TokenService } from './auth'
 import { buildApp } from './app'
 import { adminRouter } from './admin'
@@ -186,6 +187,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     revokeBinding(id: string) {
       tokens.revokeBinding(id)
+    },
+    rotateTenantSecret(subaccountId: string, o: { secret?: string; revokeTokens?: boolean } = {}) {
+      const tenant = tenants.find((t) => t.subaccountId === subaccountId)
+      if (!tenant) throw new Error(`rotateTenantSecret: no tenant for subaccount ${subaccountId}`)
+      tenant.clientsecret = o.secret ?? randomBytes(24).toString('base64url')
+      if (o.revokeTokens !== false) tokens.revokeClientTokens(tenant.clientid)
+      return tenant.clientsecret
     },
     reset() {
       store.reset()

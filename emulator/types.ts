@@ -134,6 +134,11 @@ export interface Emulator {
   remove(kind: 'instance' | 'binding', id: string): void
   /** the binding's clients stop authenticating (401 invalid_client, also over mTLS); issued tokens become invalid */
   revokeBinding(id: string): void
+  /**
+   * Gives the tenant (subaccount) SM client a new client secret (random unless given); the old one stops
+   * working at once, and so do tokens issued before (unless `revokeTokens` is false). Returns the secret.
+   */
+  rotateTenantSecret(subaccountId: string, opts?: { secret?: string; revokeTokens?: boolean }): string
   reset(): void
   /** stops the HTTP and the HTTPS server */
   close(): Promise<void>
