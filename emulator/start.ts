@@ -1,10 +1,11 @@
 /**
  * Standalone start: `npx tsx emulator/start.ts`
  * Env: PORT (default 4040, 0 = a free port), EMULATOR_OPERATION_MS, EMULATOR_LATENCY_MS, EMULATOR_LOG=1,
- * EMULATOR_ADMIN=1 (admin API under /__emulator for tests that drive the emulator from another process).
+ * EMULATOR_ADMIN=1 (admin API under /__emulator for tests that drive the emulator from another process),
+ * EMULATOR_RATE_LIMIT (JSON of the `rateLimit` option, e.g. {"windowMs":2000,"instanceCreatesPerMinute":5}).
  * Prints the URL and the tenants' client ids; never prints secrets.
  */
-import { startEmulator } from './index'
+import { startEmulator, type EmulatorOptions } from './index'
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name]
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
     operationMs: envInt('EMULATOR_OPERATION_MS', 0),
     requestLatencyMs: envInt('EMULATOR_LATENCY_MS', 0),
     log: process.env.EMULATOR_LOG === '1' || process.env.EMULATOR_LOG === 'true',
-    admin: process.env.EMULATOR_ADMIN === '1' || process.env.EMULATOR_ADMIN === 'true'
+    admin: process.env.EMULATOR_ADMIN === '1' || process.env.EMULATOR_ADMIN === 'true',
+    ...(process.env.EMULATOR_RATE_LIMIT ? { rateLimit: JSON.parse(process.env.EMULATOR_RATE_LIMIT) as EmulatorOptions['rateLimit'] } : {})
   })
   console.log(`SAP Service Manager emulator listening on ${emulator.url}`)
   console.log(`  token endpoint: ${emulator.url}/oauth/token`)

@@ -200,12 +200,21 @@ export class EmulatorProcess {
     readonly url: string
   ) {}
 
-  static async start(name = 'emulator', opts: { operationMs?: number } = {}): Promise<EmulatorProcess> {
+  static async start(
+    name = 'emulator',
+    opts: { operationMs?: number; latencyMs?: number; rateLimit?: Record<string, number> } = {}
+  ): Promise<EmulatorProcess> {
     const { proc, match } = await spawnUntil(
       name,
       path.join(BIN, 'tsx'),
       [path.join(ROOT, 'emulator', 'start.ts')],
-      { PORT: '0', EMULATOR_ADMIN: '1', EMULATOR_OPERATION_MS: String(opts.operationMs ?? 0) },
+      {
+        PORT: '0',
+        EMULATOR_ADMIN: '1',
+        EMULATOR_OPERATION_MS: String(opts.operationMs ?? 0),
+        EMULATOR_LATENCY_MS: String(opts.latencyMs ?? 0),
+        ...(opts.rateLimit ? { EMULATOR_RATE_LIMIT: JSON.stringify(opts.rateLimit) } : {})
+      },
       /admin API: (http:\/\/127\.0\.0\.1:\d+)\/__emulator/
     )
     return new EmulatorProcess(proc, match[1])

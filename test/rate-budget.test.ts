@@ -1,0 +1,127 @@
+/**
+ * The rate budget's tables on PostgreSQL (srv/service-manager/budget.ts, db/rate-budget.cds): places and
+ * bookings taken by concurrent transactions on two connection pools of one database (what two app
+ * instances do) never exceed a window's capacity, on the real clock.
+ *
+ * PostgreSQL comes from scripts/ensure-postgres.sh (starts or installs it when nothing listens on
+ * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
+ */
+import cds from '@sap/cds'
+import path from 'node:path'
+import { BudgetStore, RateBudget } from '../srv/service-manager/budget'
+import { resolveLimits } from '../srv/service-manager/throttle'
+import { ROOT, run } from './resilience/support'
+
+const DATABASE = `skm_budget_${process.pid}`
+const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? 'postgres',
+  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
+}
+
+jest.setTimeout(120_000)
+
+/** Two database services on one PostgreSQL database, each with a pool of its own: two app instances. */
+let pools: cds.DatabaseService[] = []
+let databaseCreated = false
+
+beforeAll(async () => {
+  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
+  databaseCreated = true
+  const csn = (await cds.load(path.join(ROOT, 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
+  const model = cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN)
+  const options = { kind: 'postgres', impl: '@cap-js/postgres', credentials: { ...PG, database: DATABASE }, pool: { max: 8 }, model }
+  pools = (await Promise.all([cds.connect.to('budget-a', options as object), cds.connect.to('budget-b', options as object)])) as cds.DatabaseService[]
+  await (cds as unknown as { deploy(m: unknown, o: object): { to(db: unknown): Promise<unknown> } }).deploy(model, { silent: true }).to(pools[0])
+}, 10 * 60_000)
+
+afterAll(async () => {
+  await Promise.all(pools.map(p => (p as unknown as { disconnect(): Promise<void> }).disconnect()))
+  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+}, 60_000)
+
+const CREATE = { method: 'POST', path: '/v1/service_instances' }
+
+function budgets(subaccount: string, limits: Parameters<typeof resolveLimits>[0]) {
+  const resolved = resolveLimits({ all: null, bindings: null, offerings: null, plans: null, instanceCreates: null, instanceUpdates: null, ...limits })
+  return pools.map(db => new RateBudget(subaccount, resolved, new BudgetStore(db)))
+}
+
+/** The most calls that fell into one window of `ms`, sliding over the given start times. */
+function peak(times: number[], ms: number): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= ms) j++
+    most = Math.max(most, i - j + 1)
+  }
+  return most
+}
+
+describe('rate budget on PostgreSQL: two instances, one budget', () => {
+  test('40 concurrent takes at one moment from two pools: exactly the capacity is granted', async () => {
+    const stores = pools.map(db => new BudgetStore(db))
+    const [a] = budgets('atomic-take', { minuteMs: 60_000, instanceCreates: { perMinute: 7 } })
+    const windows = a.windowsOf('instanceCreates')
+    const now = Date.now()
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => stores[i % 2].take('atomic-take', 'instanceCreates', windows, now, 120_000))
+    )
+    const granted = results.filter(r => 'granted' in r)
+    expect(granted).toHaveLength(7)
+    // every refused take was told to come back when the oldest place leaves the window
+    expect(results.filter(r => 'retryAt' in r).every(r => 'retryAt' in r && r.retryAt === now + 120_000 + 60_000)).toBe(true)
+    expect(await a.active('instanceCreates')).toEqual([7])
+  })
+
+  test('concurrent callers in two instances: never more than the limit in any window, nobody refused', async () => {
+    const WINDOW = 1000
+    const LIMIT = 5
+    const pair = budgets('atomic-calls', { minuteMs: WINDOW, instanceCreates: { perMinute: LIMIT }, pollMs: 20 })
+    const starts: number[] = []
+    const ends: number[] = []
+    const started = Date.now()
+    await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const done = await pair[i % 2].acquire(CREATE)
+        starts.push(Date.now())
+        // the call takes a while; it counts until its answer came
+        await new Promise(resolve => setTimeout(resolve, 20 + (i % 4) * 30))
+        ends.push(Date.now())
+        done({ status: 202 })
+      })
+    )
+    expect(starts).toHaveLength(24)
+    // a call counts from its start to its end plus the window: so no window of starts holds more than LIMIT
+    expect(peak(starts, WINDOW)).toBeLessThanOrEqual(LIMIT)
+    // 24 calls at 5 per window: at least 4 windows passed
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4 * WINDOW)
+    // both instances got their share
+    expect(pair.map(b => b.stats.granted)).toEqual([12, 12])
+  })
+
+  test('concurrent bookings from two instances: each turn is promised at most capacity times', async () => {
+    const pair = budgets('atomic-bookings', { minuteMs: 10_000, instanceCreates: { perMinute: 3 } })
+    const told = await Promise.all(Array.from({ length: 15 }, (_, i) => pair[i % 2].book(CREATE, `step-${i}`)))
+    // turns: 3 now, 3 a window later, ... (measured from slightly different moments: round to windows)
+    const rounds = new Map<number, number>()
+    for (const ms of told) rounds.set(Math.round(ms / 10_000), (rounds.get(Math.round(ms / 10_000)) ?? 0) + 1)
+    expect([...rounds.entries()].sort((x, y) => x[0] - y[0])).toEqual([[0, 3], [1, 3], [2, 3], [3, 3], [4, 3]])
+  })
+
+  test('a 429 seen by one instance pauses the class in the other', async () => {
+    const [one, two] = budgets('atomic-pause', { minuteMs: 60_000, instanceCreates: { perMinute: 50 }, defaultRetryAfterMs: 700 })
+    const done = await one.acquire(CREATE)
+    done({ status: 429, retryAfterMs: 1500 })
+    await one.idle()
+    const asked = Date.now()
+    const later = await two.acquire(CREATE)
+    const waited = Date.now() - asked
+    later({ status: 202 })
+    await two.idle()
+    expect(waited).toBeGreaterThanOrEqual(1300)
+    expect(waited).toBeLessThan(5000)
+  })
+})
