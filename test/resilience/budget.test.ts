@@ -1,0 +1,127 @@
+/**
+ * One Service Manager rate budget for two app instances: two app processes on one PostgreSQL database and
+ * one standalone emulator whose own rate limits are on, scaled down (a 2-second "minute", 5 instance
+ * creates, 10 binding calls and 40 calls in all per window) and set equal to the apps' limits. A burst of
+ * instances with a key each, spread over both processes: every one ends Ready, the emulator never refuses a
+ * call (429) and never sees more than a limit in any window (sliding, by arrival), although each process
+ * alone would be allowed the full limits.
+ *
+ * PostgreSQL comes from scripts/ensure-postgres.sh (see multi-instance.test.ts); this suite never skips.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { RecordedCall } from '../../emulator/types'
+import { classOf } from '../../srv/service-manager/throttle'
+import { PLANS, SUB1 } from '../helpers'
+import { AppProcess, EmulatorProcess, LOG_DIR, ROOT, deploy, run, sleep, stopAll, stateIs, type AppConfig } from './support'
+
+const COUNT = 24
+const MINUTE_MS = 2000
+const LIMITS = { all: 40, instanceCreates: 5, bindings: 10 }
+const DATABASE = `skm_budget_apps_${process.pid}`
+const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? 'postgres',
+  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
+}
+
+let emu: EmulatorProcess
+let apps: AppProcess[] = []
+let databaseCreated = false
+
+jest.setTimeout(180_000)
+
+beforeAll(async () => {
+  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
+  databaseCreated = true
+  emu = await EmulatorProcess.start('budget-emulator', {
+    operationMs: 300,
+    // every answer comes 40 ms late: a call counts until its answer arrived
+    latencyMs: 40,
+    rateLimit: { windowMs: MINUTE_MS, perMinute: LIMITS.all, instanceCreatesPerMinute: LIMITS.instanceCreates, bindingsPerMinute: LIMITS.bindings }
+  })
+  const cfg: AppConfig = {
+    db: { kind: 'postgres', credentials: { ...PG, database: DATABASE }, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
+    emulator: emu,
+    serviceManager: {
+      limits: {
+        minuteMs: MINUTE_MS,
+        all: { perMinute: LIMITS.all },
+        instanceCreates: { perMinute: LIMITS.instanceCreates },
+        bindings: { perMinute: LIMITS.bindings }
+      }
+    },
+    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' }
+  }
+  await deploy(cfg)
+  apps = await Promise.all([AppProcess.start('budget-app-1', cfg), AppProcess.start('budget-app-2', cfg)])
+}, 15 * 60_000)
+
+afterAll(async () => {
+  await stopAll()
+  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+}, 60_000)
+
+/** The most calls that arrived within one window, sliding over their arrival times. */
+function peak(calls: RecordedCall[]): number {
+  const times = calls.map(c => c.at).sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i] - times[j] >= MINUTE_MS) j++
+    most = Math.max(most, i - j + 1)
+  }
+  return most
+}
+
+describe('two app processes, one SM rate budget', () => {
+  test(`${COUNT} instances with a key each over both processes: all Ready, SM never sees more than its limits`, async () => {
+    const started = Date.now()
+    const pairs = await Promise.all(
+      Array.from({ length: COUNT }, async (_, i) => {
+        const app = apps[i % 2]
+        const name = `budget-${String(i).padStart(2, '0')}`
+        const inst = await app.post('/ServiceInstances', { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name })
+        expect(inst.status).toBe(201)
+        const key = await app.post('/ServiceKeys', { instance_ID: inst.data.ID, name: `${name}-key` })
+        expect(key.status).toBe(201)
+        return { app, instance: inst.data.ID as string, key: key.data.ID as string }
+      })
+    )
+    for (const p of pairs) {
+      const inst = await p.app.waitFor(`/ServiceInstances(${p.instance})`, stateIs('Ready', 'Failed'), 120_000)
+      expect([inst.state_code, inst.lastError]).toEqual(['Ready', null])
+      const key = await p.app.waitFor(`/ServiceKeys(${p.key})`, stateIs('Ready', 'Failed'), 120_000)
+      expect([key.state_code, key.lastError]).toEqual(['Ready', null])
+    }
+    const tookMs = Date.now() - started
+    await sleep(200)
+
+    const state = await emu.state()
+    mkdirSync(LOG_DIR, { recursive: true })
+    writeFileSync(path.join(LOG_DIR, 'budget-calls.json'), JSON.stringify(state.calls.map(c => ({ ...c, at: c.at - started }))))
+    const sm = state.calls.filter(c => c.path.startsWith('/v1/') && c.subaccountId)
+    // the emulator refused nothing: no 429 at all
+    expect(sm.filter(c => c.status === 429)).toEqual([])
+    const creates = sm.filter(c => classOf(c.method, c.path) === 'instanceCreates')
+    const bindings = sm.filter(c => classOf(c.method, c.path) === 'bindings')
+    expect(creates).toHaveLength(COUNT)
+    expect(bindings.filter(c => c.method === 'POST')).toHaveLength(COUNT)
+    const peaks = { all: peak(sm), instanceCreates: peak(creates), bindings: peak(bindings) }
+    expect(peaks.instanceCreates).toBeLessThanOrEqual(LIMITS.instanceCreates)
+    expect(peaks.bindings).toBeLessThanOrEqual(LIMITS.bindings)
+    expect(peaks.all).toBeLessThanOrEqual(LIMITS.all)
+    // both processes called SM (each has its own client: X-CorrelationID); the creates were shared
+    const perProcess = new Map<string, number>()
+    for (const c of creates) perProcess.set(String(c.correlationId), (perProcess.get(String(c.correlationId)) ?? 0) + 1)
+    expect(perProcess.size).toBe(2)
+    // together they used the limit, not twice it: 24 creates at 5 per window take at least 4 windows
+    expect(creates.at(-1)!.at - creates[0].at).toBeGreaterThanOrEqual(4 * MINUTE_MS - 50)
+    console.log(
+      `two app processes, limits per ${MINUTE_MS} ms window: all ${LIMITS.all}, instance creates ${LIMITS.instanceCreates}, bindings ${LIMITS.bindings}; ` +
+        `SM peak per sliding window: all ${peaks.all}, instance creates ${peaks.instanceCreates}, bindings ${peaks.bindings}; ` +
+        `creates per process ${[...perProcess.values()].join(' / ')}; ${sm.length} SM calls, no 429; all Ready after ${tookMs} ms`
+    )
+  })
+})
