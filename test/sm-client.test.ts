@@ -225,6 +225,78 @@ describe('token', () => {
     expectNoSecrets(e)
   })
 
+  test('a rotated secret: the token endpoint refuses the old one, the credentials are read again and the call goes on', async () => {
+    const NEW_SECRET = 'n3w-$ecret'
+    tokenHandler = (req, res) => {
+      if (new URLSearchParams(req.body).get('client_secret') === NEW_SECRET) issueToken(req, res)
+      else res.status(401).json({ error: 'invalid_client', error_description: 'Bad credentials' })
+    }
+    sm = (_req, res) => {
+      res.json(instance('i-1'))
+    }
+    let renewals = 0
+    const c = client({
+      renew: async () => {
+        renewals++
+        return creds({ clientsecret: NEW_SECRET })
+      }
+    })
+    expect((await c.getInstance('i-1'))?.id).toBe('i-1')
+    expect(renewals).toBe(1)
+    expect(tokenCalls.map(t => new URLSearchParams(t.body).get('client_secret'))).toEqual([SECRET, NEW_SECRET])
+    // from now on the new credentials are used, without asking again
+    await c.getInstance('i-1')
+    expect([renewals, tokenCalls.length]).toEqual([1, 2])
+  })
+
+  test('SM refuses a fresh token too (a revoked client): the credentials are read again once', async () => {
+    sm = (req, res) => {
+      if (req.headers.authorization === `Bearer ${issued[2]}`) res.json(instance('i-1'))
+      else res.status(401).json({ error: 'Unauthorized' })
+    }
+    let renewals = 0
+    const c = client({
+      renew: async () => {
+        renewals++
+        return creds({ clientid: 'sb-rebound!b1|service-manager!b1' })
+      }
+    })
+    expect((await c.getInstance('i-1'))?.id).toBe('i-1')
+    expect(renewals).toBe(1)
+    expect(tokenCalls.map(t => new URLSearchParams(t.body).get('client_id'))).toEqual([CLIENT_ID, CLIENT_ID, 'sb-rebound!b1|service-manager!b1'])
+  })
+
+  test('read again but unchanged: the 401 is thrown, not repeated', async () => {
+    tokenHandler = (_req, res) => {
+      res.status(401).json({ error: 'invalid_client', error_description: 'Bad credentials' })
+    }
+    let renewals = 0
+    const c = client({
+      renew: async () => {
+        renewals++
+        return creds()
+      }
+    })
+    const e = await caught(c.getInstance('i-1'))
+    expect([e.code, e.status, renewals, tokenCalls.length]).toEqual(['TokenError', 401, 1, 1])
+    expectNoSecrets(e)
+  })
+
+  test('useCredentials switches to other credentials for the next call, and ignores the same ones', async () => {
+    sm = (_req, res) => {
+      res.json(instance('i-1'))
+    }
+    const c = client()
+    await c.getInstance('i-1')
+    c.useCredentials(creds())
+    await c.getInstance('i-1')
+    expect(tokenCalls).toHaveLength(1) // same credentials: the cached token stays
+    c.useCredentials(creds({ clientsecret: 'other-secret' }))
+    await c.getInstance('i-1')
+    expect(tokenCalls.map(t => new URLSearchParams(t.body).get('client_secret'))).toEqual([SECRET, 'other-secret'])
+    expect(c.authentication).toBe('secret')
+  })
+
   test('XSUAA error -> TokenError with error_description, no secret anywhere', async () => {
     tokenHandler = (_req, res) => {
       res.status(401).json({ error: 'invalid_client', error_description: `Bad credentials for ${SECRET}` })
