@@ -8,7 +8,7 @@ export const TOPIC_PREFIX = 'btp.provisioning'
  * is configured (file-based locally, a broker in production), as `btp.provisioning.<Event>` to other apps.
  * Event data never carries a secret.
  */
-export async function announce(event: 'KeyExpiring' | 'CertificateExpiring' | 'KeyVerificationFailed', data: Record<string, unknown>) {
+export async function announce(event: 'KeyExpiring' | 'CertificateExpiring' | 'KeyVerificationFailed' | 'AuditLogDegraded', data: Record<string, unknown>) {
   const service = await cds.connect.to('ProvisioningService')
   await service.emit(event, data)
   if (cds.requires.messaging) {

@@ -4,6 +4,7 @@ import { CertificateInputError, certificateStatus, parseCertificatePem } from '.
 import { settings } from './lib/config'
 import { clientForSubaccount } from './service-manager/kinds'
 import { announce } from './events'
+import { auditOrRefuse } from './lib/audit'
 
 type Row = Record<string, any>
 type Json = Record<string, unknown>
@@ -78,10 +79,13 @@ export async function liveCredentials(key: Row, req: Request): Promise<Json> {
   return (binding.credentials ?? {}) as Json
 }
 
-/** One audit record per read of a key's credentials: who, which key, when (time and user added by the audit log). */
-export async function auditCredentialRead(key: Row, how: 'reveal' | 'download') {
-  const audit = await cds.connect.to('audit-log')
-  await audit.emit('SensitiveDataRead', {
+/**
+ * One audit record per read of a key's credentials: who, which key, when (time and user added by the audit
+ * log). Written before the credentials leave, and not through the queue: while the audit log cannot take it,
+ * the read is refused with 503 AUDIT_LOG_UNAVAILABLE (lib/audit.ts).
+ */
+export async function auditCredentialRead(key: Row, how: 'reveal' | 'download', req: Request) {
+  await auditOrRefuse(req, 'SensitiveDataRead', {
     data_subject: { type: 'ProvisioningService.ServiceKeys', id: { ID: key.ID }, role: 'ServiceKey' },
     object: { type: 'ProvisioningService.ServiceKeys', id: { ID: key.ID, name: key.name, smId: key.smId } },
     attributes: [{ name: 'credentials' }],

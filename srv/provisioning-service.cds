@@ -42,13 +42,19 @@ service ProvisioningService {
   @readonly
   entity ServicePlans     as projection on db.ServicePlans;
 
-  entity ServiceInstances as projection on db.ServiceInstances
+  entity ServiceInstances as projection on db.ServiceInstances excluding {
+    leaseOwner,
+    leaseUntil
+  }
     actions {
       /** Read the instance from Service Manager again and update its state. */
       action refresh() returns ServiceInstances;
     };
 
-  entity ServiceKeys      as projection on db.ServiceKeys
+  entity ServiceKeys      as projection on db.ServiceKeys excluding {
+    leaseOwner,
+    leaseUntil
+  }
     actions {
       /** Read the key from Service Manager again and update its state and credential metadata. */
       action refresh() returns ServiceKeys;
@@ -110,6 +116,12 @@ service ProvisioningService {
     subaccount : UUID;
     httpStatus : Integer;
     message    : String;
+  }
+
+  /** Audit messages could not be delivered and were given up (dead letters); /health reports DEGRADED. */
+  event AuditLogDegraded {
+    deadLetters : Integer;
+    detectedAt  : Timestamp;
   }
 
   @readonly
