@@ -27,7 +27,7 @@ entity RateWindows {
 
 /** One entry of a window's ring: a call counts from its start until its answer came, plus the window. */
 entity RateCalls {
-  key window  : String(200);
+  key window  : Association to RateWindows;
   key slot    : Integer;
       /** epoch ms when the call was let through */
       began   : Integer64 not null;

@@ -8,7 +8,7 @@
  */
 import cds from '@sap/cds'
 import path from 'node:path'
-import { BudgetStore, RateBudget } from '../srv/service-manager/budget'
+import { BudgetStore, RateBudget, budgetModel } from '../srv/service-manager/budget'
 import { resolveLimits } from '../srv/service-manager/throttle'
 import { ROOT, run } from './resilience/support'
 
@@ -30,11 +30,11 @@ let databaseCreated = false
 beforeAll(async () => {
   await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
   databaseCreated = true
-  const csn = (await cds.load(path.join(ROOT, 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
+  const csn = await budgetModel()
   const model = cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN)
   const options = { kind: 'postgres', impl: '@cap-js/postgres', credentials: { ...PG, database: DATABASE }, pool: { max: 8 }, model }
   pools = (await Promise.all([cds.connect.to('budget-a', options as object), cds.connect.to('budget-b', options as object)])) as cds.DatabaseService[]
-  await (cds as unknown as { deploy(m: unknown, o: object): { to(db: unknown): Promise<unknown> } }).deploy(model, { silent: true }).to(pools[0])
+  await (cds as unknown as { deploy(m: unknown, o: object): { to(db: unknown): Promise<unknown> } }).deploy(csn, { silent: true }).to(pools[0])
 }, 10 * 60_000)
 
 afterAll(async () => {

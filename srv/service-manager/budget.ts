@@ -124,7 +124,7 @@ export class BudgetStore {
   }
 
   private async entry(tx: cds.Transaction, window: string, slot: number): Promise<CallRow | undefined> {
-    const r = (await tx.run(SELECT.one.from(this.entities.RateCalls).where({ window, slot }))) as Row | undefined
+    const r = (await tx.run(SELECT.one.from(this.entities.RateCalls).where({ window_ID: window, slot }))) as Row | undefined
     return r ? { began: num(r.began), ended: num(r.ended), running: bool(r.running), turn: num(r.turn) } : undefined
   }
 
@@ -162,11 +162,11 @@ export class BudgetStore {
       for (const w of rows) {
         const e = oldest.get(w.ID)
         if (!e) {
-          await tx.run(INSERT.into(RateCalls).entries({ window: w.ID, slot: w.filled, began: now, ended: provisional, running: true, turn: 0 }))
+          await tx.run(INSERT.into(RateCalls).entries({ window_ID: w.ID, slot: w.filled, began: now, ended: provisional, running: true, turn: 0 }))
           await tx.run(UPDATE(RateWindows, w.ID).with({ filled: w.filled + 1, head: (w.filled + 1) % w.capacity }))
           held.push({ window: w.ID, slot: w.filled, turn: 0 })
         } else {
-          await tx.run(UPDATE(RateCalls).set({ began: now, ended: provisional, running: true, turn: e.turn + 1 }).where({ window: w.ID, slot: w.head }))
+          await tx.run(UPDATE(RateCalls).set({ began: now, ended: provisional, running: true, turn: e.turn + 1 }).where({ window_ID: w.ID, slot: w.head }))
           await tx.run(UPDATE(RateWindows, w.ID).with({ head: (w.head + 1) % w.capacity }))
           held.push({ window: w.ID, slot: w.head, turn: e.turn + 1 })
         }
@@ -180,7 +180,7 @@ export class BudgetStore {
   async settle(subaccount: string, cls: ThrottleClass, held: Held[], end: number, pauseUntil?: number): Promise<void> {
     const { RateCalls } = this.entities
     await this.db.tx(async tx => {
-      for (const h of held) await tx.run(UPDATE(RateCalls).set({ ended: end, running: false }).where({ window: h.window, slot: h.slot, turn: h.turn }))
+      for (const h of held) await tx.run(UPDATE(RateCalls).set({ ended: end, running: false }).where({ window_ID: h.window, slot: h.slot, turn: h.turn }))
       if (pauseUntil !== undefined) await this.extendPause(tx, subaccount, cls, pauseUntil)
     })
   }
@@ -246,12 +246,17 @@ export class BudgetStore {
 
   /** Calls a window counts at `now` (tests, diagnostics). */
   async active(windowId: string, span: number, now: number): Promise<number> {
-    const rows = (await this.db.run(SELECT.from(this.entities.RateCalls).columns('ended').where({ window: windowId }))) as Row[]
+    const rows = (await this.db.run(SELECT.from(this.entities.RateCalls).columns('ended').where({ window_ID: windowId }))) as Row[]
     return rows.filter(r => num(r.ended) + span > now).length
   }
 }
 
 let database: Promise<cds.DatabaseService> | undefined
+
+/** db/rate-budget.cds, parsed (the tables of the budget alone). */
+export async function budgetModel(): Promise<cds.csn.CSN> {
+  return (await cds.load(path.join(__dirname, '..', '..', 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
+}
 
 /** cds.deploy, which @cap-js/cds-types does not declare */
 interface Deployer {
@@ -268,13 +273,11 @@ export function budgetDatabase(): Promise<cds.DatabaseService> {
     const main = { ...(cds.env.requires as unknown as Record<string, Record<string, unknown>>).db }
     const credentials = (main.credentials ?? {}) as Record<string, unknown>
     const inMemory = main.kind === 'sqlite' && (!credentials.url || credentials.url === ':memory:') && !credentials.database
-    const own = async (): Promise<cds.linked.LinkedCSN> => {
-      const csn = (await cds.load(path.join(__dirname, '..', '..', 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
-      return cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN)
-    }
-    const model = !inMemory && cds.model?.definitions['btp.provisioning.RateWindows'] ? cds.model : await own()
+    // the budget's own model: for a database of its own, and where the app's model lacks it (a script)
+    const csn = !inMemory && cds.model?.definitions['btp.provisioning.RateWindows'] ? undefined : await budgetModel()
+    const model = csn ? cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN) : cds.model
     const db = (await cds.connect.to('rate-budget', { ...main, model, silent: true } as object)) as cds.DatabaseService
-    if (inMemory) await (cds as unknown as Deployer).deploy(model, { silent: true }).to(db)
+    if (inMemory) await (cds as unknown as Deployer).deploy(csn, { silent: true }).to(db)
     cds.once('shutdown', () => forgetDatabase(db))
     return db
   })()
