@@ -15,10 +15,11 @@ import {
   ServiceManagerError,
   firstOperationError,
   getRetryWait,
+  pollWaitAfter429,
+  errorFromResponse,
   parseErrorBody,
   parseErrorDoc,
   parseRetryAfter,
-  statusCode,
   type BrokerErrorInfo
 } from './errors'
 import { fieldQuery, labelQuery, validateLabel, encodeQueryComponent, type Criterion } from './query'
@@ -347,7 +348,7 @@ export class ServiceManagerClient {
         if (isDelete) return this.goneOperation(path, last)
         throw this.httpError('GET', path, res)
       } else if (res.status === 429) {
-        wait = Math.max(delay, res.retryAfterMs ?? 0)
+        wait = pollWaitAfter429(delay, res.retryAfterMs)
       } else {
         const op = this.operationOf(path, res)
         last = op
@@ -544,19 +545,7 @@ export class ServiceManagerClient {
   }
 
   private httpError(method: Method, path: string, res: SMResponse): ServiceManagerError {
-    const parsed = res.routerError ? { description: 'SM is unreachable (X-Cf-RouterError: unknown_route)' } : parseErrorBody(res.data)
-    const error = 'error' in parsed ? parsed.error : undefined
-    const code = (error && this.redact(error)) ?? statusCode(res.status)
-    return new ServiceManagerError({
-      status: res.status,
-      code,
-      description: parsed.description ? this.redact(parsed.description) : undefined,
-      retryAfterMs: res.retryAfterMs,
-      method,
-      path: path.split('?')[0],
-      correlationId: this.correlationId,
-      brokerError: 'brokerError' in parsed ? this.redactBroker(parsed.brokerError) : undefined
-    })
+    return errorFromResponse(res, { method, path, correlationId: this.correlationId, redact: text => this.redact(text) })
   }
 
   private transportError(e: unknown, method: Method, path: string, signal?: AbortSignal): ServiceManagerError {

@@ -223,6 +223,30 @@ export function statusCode(status: number): string {
   return STATUS_CODES[status] ?? `HTTP${status}`
 }
 
+/** An SM answer that is not a success, as the one error type (texts redacted by the caller's `redact`). */
+export function errorFromResponse(
+  res: { status: number; data: unknown; retryAfterMs?: number; routerError?: boolean },
+  call: { method: string; path: string; correlationId?: string; redact: (text: string) => string }
+): ServiceManagerError {
+  const { redact } = call
+  const parsed: ParsedError = res.routerError ? { description: 'SM is unreachable (X-Cf-RouterError: unknown_route)' } : parseErrorBody(res.data)
+  const b = parsed.brokerError
+  return new ServiceManagerError({
+    status: res.status,
+    code: (parsed.error && redact(parsed.error)) ?? statusCode(res.status),
+    description: parsed.description ? redact(parsed.description) : undefined,
+    retryAfterMs: res.retryAfterMs,
+    method: call.method,
+    path: call.path.split('?')[0],
+    correlationId: call.correlationId,
+    brokerError: b && {
+      statusCode: b.statusCode,
+      errorMessage: b.errorMessage && redact(b.errorMessage),
+      description: b.description && redact(b.description)
+    }
+  })
+}
+
 // ------------------------------------------------------------------------------------------ Retry-After
 
 export { parseRetryAfter } from './retry-after'
@@ -244,6 +268,11 @@ export function getRetryWait(status: number, retryAfterMs: number | undefined, b
   if (status !== 429 && status !== 503) return undefined
   const wait = retryAfterMs ?? backoffMs
   return wait <= maxWaitMs ? wait : undefined
+}
+
+/** A 429 while polling an operation counts as "still in progress": poll again after Retry-After at the earliest. */
+export function pollWaitAfter429(pollDelayMs: number, retryAfterMs: number | undefined): number {
+  return Math.max(pollDelayMs, retryAfterMs ?? 0)
 }
 
 /**
