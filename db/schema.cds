@@ -21,12 +21,37 @@ entity LifecycleStates : CodeList {
       criticality : Integer;
 }
 
-/** Shared fields of objects that live in Service Manager. */
+/**
+ * Shared fields of objects that live in Service Manager. Users change the desired state (`desired`, the spec,
+ * `generation`); only the reconciler (srv/orchestrator.ts) changes what was observed (`state`, `smId`,
+ * `observedGeneration`, `lastError`), and it concludes a generation only while that generation is current.
+ */
 aspect Lifecycle {
-  state         : Association to LifecycleStates default 'Creating' @readonly;
-  smId          : Guid                                              @readonly;
-  lastOperation : Association to Operations                         @readonly;
-  lastError     : Message                                           @readonly;
+  /** observed: where the object stands in Service Manager */
+  state              : Association to LifecycleStates default 'Creating' @readonly;
+  smId               : Guid                                              @readonly;
+  /** the Operations row of the current generation */
+  lastOperation      : Association to Operations                         @readonly;
+  lastError          : Message                                           @readonly;
+  /** desired: whether the user wants the object to exist */
+  @readonly
+  desired            : String(10) enum {
+    present;
+    absent;
+  } default 'present';
+  /** bumped by every change a user asks for */
+  generation         : Integer default 1                                 @readonly;
+  /** the generation the reconciler last concluded (state is final for it) */
+  observedGeneration : Integer default 0                                 @readonly;
+  /** when the reconciler looks at the object next; null once it is settled */
+  reconcileAt        : Timestamp                                         @readonly;
+  /** the Service Manager operation in flight for the object (its Location) */
+  smOperation        : String(500)                                       @readonly;
+  /** the reconciler process working on the object, and until when its lease holds */
+  leaseOwner         : String(60)                                        @readonly;
+  leaseUntil         : Timestamp                                         @readonly;
+  /** failed attempts of the current generation's step */
+  attempts           : Integer default 0                                 @readonly;
 }
 
 /** A BTP subaccount whose Service Manager we talk to. */
@@ -134,6 +159,8 @@ entity ServiceKeys : cuid, managed, Lifecycle {
   verifyLatency  : Integer @readonly;
   verifyMessage  : Message @readonly;
   rotatedFrom    : Association to ServiceKeys @readonly;
+  /** rotation: when this key, replaced by a successor that works, is deleted */
+  retireAt       : Timestamp @readonly;
   registrations  : Composition of many Registrations
                      on registrations.serviceKey = $self;
   operations     : Association to many Operations
@@ -199,6 +226,8 @@ entity Operations : cuid, managed {
   subaccount  : Association to Subaccounts;
   instance    : Association to ServiceInstances;
   serviceKey  : Association to ServiceKeys;
+  /** the generation of the target this step works for */
+  generation  : Integer;
   state       : Association to OperationStates default 'pending';
   smLocation  : String(500);
   attempts    : Integer default 0;
@@ -261,4 +290,15 @@ entity Templates : cuid, managed {
   credentialType   : String(20) default 'binding-secret';
   keyParameters    : LargeString;
   credentialFields : String(500);
+}
+
+/**
+ * Background duties that one app instance at a time carries out (e.g. the expiry scan): the instance that
+ * takes the lease runs the duty and sets its next run; a lapsed lease lets another instance take it.
+ */
+entity Duties {
+  key name       : String(40);
+      runAt      : Timestamp;
+      leaseOwner : String(60);
+      leaseUntil : Timestamp;
 }

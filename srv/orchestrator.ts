@@ -1,15 +1,13 @@
 import cds from '@sap/cds'
+import os from 'node:os'
 import { clientFor, clientForSubaccount, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
-import { throttleFor } from './service-manager/throttle'
 import { ServiceManagerError } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
 import { credentialMetadataColumns } from './lib/key-columns'
 import { parseJsonObject } from './lib/naming'
-import { recordVerification } from './verification'
+import { fetchToken, saveVerification, type TokenCheck } from './verification'
 import { scanExpiry } from './key-health'
-
-type Row = Record<string, any>
 
 const LOG = cds.log('orchestrator')
 
@@ -17,175 +15,683 @@ export const MANAGED_BY = 'service-key-manager'
 export const LABEL_MANAGED_BY = 'managed_by'
 export const LABEL_RECORD = 'skm_id'
 
-/**
- * What a step asks for next: nothing (finished, recorded) or another run after a delay. `nothingSent`: the
- * step sent nothing to Service Manager this time (it waits for its instance or its turn in the rate limits),
- * so its next run need not look for an object a lost answer may have created.
- */
-type Outcome = { done: true } | { retryInMs: number; reason?: string; countsAsAttempt?: boolean; nothingSent?: boolean }
-const DONE: Outcome = { done: true }
+/** The two kinds of managed objects, by entity. */
+export type Kind = 'ServiceInstances' | 'ServiceKeys'
+const KINDS: Kind[] = ['ServiceInstances', 'ServiceKeys']
+const TARGET: Record<Kind, { targetType: string; ref: string }> = {
+  ServiceInstances: { targetType: 'instance', ref: 'instance_ID' },
+  ServiceKeys: { targetType: 'serviceKey', ref: 'serviceKey_ID' }
+}
+
+/** A managed object as the reconciler reads it (instance or key). */
+interface Managed {
+  ID: string
+  name: string
+  state_code: string
+  desired: 'present' | 'absent'
+  generation: number
+  observedGeneration: number
+  smId?: string | null
+  smOperation?: string | null
+  lastOperation_ID?: string | null
+  lastError?: string | null
+  attempts?: number | null
+  parameters?: unknown
+  // instances
+  subaccount_ID?: string
+  plan_ID?: string
+  // keys
+  instance_ID?: string
+  certificate_ID?: string | null
+  rotatedFrom_ID?: string | null
+  retireAt?: string | null
+  leaseOwner?: string | null
+}
+
+interface OperationRow {
+  ID: string
+  type: string
+  state_code: string
+  startedAt?: string | null
+  deadline?: string | null
+  attempts?: number | null
+}
+
+type Json = Record<string, unknown>
 
 /**
- * A step does not wait longer than this for the rate limits while it holds a queue worker: it comes back
- * when its turn is expected (booked in the throttle), so other work, e.g. keys of instances already
- * created or other subaccounts' steps, goes on meanwhile.
+ * What one pass over an object ends with: its state is final for the generation it worked on (`settle`), or it
+ * comes back later (`later`: the SM operation is still running, the rate limits say wait, a retry).
  */
-const DEFER_BEYOND_MS = 1500
-/** A deferred step comes back this much before its turn: the queue picks due steps up with some delay. */
-const DEFER_LEAD_MS = 1000
-
-/** For an expected wait in the rate limits: when a step comes back instead (0: it goes now and waits). */
-const comeBackInMs = (waitMs: number) => (waitMs > DEFER_BEYOND_MS ? waitMs - DEFER_LEAD_MS : 0)
+type Outcome =
+  | { settle: { state: string; lastError?: string | null; data?: Json }; after?: (tx: cds.Transaction) => Promise<void> }
+  | { later: number; error?: string; attempt?: boolean }
 
 /** A step ended for good with a message for the user. */
-class StepFailed extends Error {
-  constructor(message: string) {
-    super(message)
-  }
-}
-
-const db = () => cds.entities('btp.provisioning')
-const MESSAGES = 'cds.outbox.Messages'
-
-/** Runs `fn` in its own short transaction, so progress is persisted step by step (crash-resume). */
-const inTx = <T>(fn: () => Promise<T>): Promise<T> => cds.tx(fn) as unknown as Promise<T>
-
-const read = <T = Row>(entity: string, ID: string): Promise<T | undefined> =>
-  inTx(async () => (await SELECT.one.from(db()[entity], ID)) as T | undefined)
-
-function smMessage(e: ServiceManagerError): string {
-  return e.description || e.message
-}
+class StepFailed extends Error {}
+/** Another process took the object over (our lease lapsed): stop without writing anything. */
+class LeaseLost extends Error {}
+/** The user changed the object while we worked on it: read it again and go on from there. */
+class Superseded extends Error {}
 
 /**
- * Runs the remote steps of the Operations rows. Each `run` event (delivered by CAP's persistent queue) does
- * a bounded piece of work and either finishes the operation or schedules itself again, so no request ever
- * waits for Service Manager, a crash loses nothing, and long Service Manager operations never hold the queue.
+ * A step does not wait longer than this for the rate limits while it holds a lease: it comes back when its
+ * turn is expected (booked in the throttle).
+ */
+const DEFER_BEYOND_MS = 1500
+/** A deferred step comes back this much before its turn. */
+const DEFER_LEAD_MS = 250
+
+const db = () => cds.entities('btp.provisioning')
+const now = () => new Date().toISOString()
+const inMs = (ms: number) => new Date(Date.now() + ms).toISOString()
+
+/** This process, as it signs its leases. */
+const OWNER = `${os.hostname().slice(0, 30)}:${process.pid}:${cds.utils.uuid().slice(0, 8)}`
+
+/**
+ * The reconciler. Users change the desired state of instances and keys (present/absent, a generation bumped by
+ * every change, an Operations row saying who asked); this service brings each object one idempotent step closer
+ * to it and concludes a generation only while that generation is still current (compare-and-set on
+ * `generation`), so the last intent always wins: a create that finishes after a delete was asked for goes on to
+ * delete.
+ *
+ * Work distribution: an object is due when `reconcileAt` has come. A process takes a due object with a lease
+ * (a conditional update of `leaseOwner`/`leaseUntil`, atomic on SQLite, PostgreSQL and HANA alike), renews it
+ * while it works, and releases it with its result. When a process dies, its leases lapse within
+ * `cds.provisioning.lease` and any process takes the objects over. Every step is safe to repeat: before a POST
+ * is repeated, our object is looked up by its labels; 404 on delete means done.
+ *
+ * Invariant: an object whose state is not final for its generation has `reconcileAt` set (a scheduled attempt)
+ * or a live lease. Errors that retrying cannot fix, a passed deadline, or repeated unexpected errors end in
+ * Failed with a message.
  */
 export class Orchestrator extends cds.Service {
-  private flushTimer?: NodeJS.Timeout
-  private reclaimTimer?: NodeJS.Timeout
-  private reclaimDue = 0
+  private timer?: NodeJS.Timeout
+  private timerAt = Infinity
+  private ticking = false
+  private tickAgain = false
+  private stopped = false
+  private readonly active = new Set<string>()
+  private readonly running = new Set<Promise<void>>()
+  private lastTickError = 0
 
   async init() {
-    this.on('run', async req => {
-      const { operation } = req.data as { operation: string }
-      await this.claim(operation)
-      await this.execute(operation)
-    })
-    this.on('scanExpiry', async () => {
-      await scanExpiry()
-    })
-    // resume whatever a previous process left behind, and pick up work of crashed peers now and then
+    this.on('scanExpiry', () => scanExpiry())
     cds.once('served', async () => {
-      if (smConfig().kind === 'emulator') await embeddedEmulator() // up before the first request needs it
-      this.resume()
-      await this.scheduleExpiryScan().catch(e => LOG.error('Scheduling the expiry scan failed', e))
+      if (smConfig().kind === 'emulator') await embeddedEmulator() // up before the first step needs it
+      this.wake()
     })
-    this.flushTimer = setInterval(() => this.resume(), 60_000).unref()
-    cds.once('shutdown', () => {
-      clearInterval(this.flushTimer)
-      clearTimeout(this.reclaimTimer)
-    })
+    cds.once('shutdown', () => this.stop())
     return super.init()
   }
 
+  /** Look for due work now (after a user's change in this process). */
+  wake() {
+    this.wakeIn(0)
+  }
+
+  /** Stops taking new work; resolves when the objects being worked on are done. */
+  async stop() {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await Promise.allSettled([...this.running])
+  }
+
+  /** The process's signature on its leases (tests and diagnostics). */
+  static get owner() {
+    return OWNER
+  }
+
+  private wakeIn(ms: number) {
+    if (this.stopped) return
+    const at = Date.now() + Math.max(0, ms)
+    if (this.timer && this.timerAt <= at) return
+    clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.timerAt = Infinity
+      void this.tick()
+    }, Math.max(0, ms)).unref()
+  }
+
+  private async tick() {
+    if (this.ticking) {
+      this.tickAgain = true
+      return
+    }
+    this.ticking = true
+    try {
+      do {
+        this.tickAgain = false
+        await this.takeDueWork()
+        await this.runDueDuties()
+      } while (this.tickAgain && !this.stopped)
+    } catch (e) {
+      // e.g. the database is not there yet (deploy order): tried again at the next poll
+      if (Date.now() - this.lastTickError > 60_000) LOG.error('Looking for due work failed; trying again', e)
+      this.lastTickError = Date.now()
+    } finally {
+      this.ticking = false
+      this.wakeIn(settings().reconcilePollMs)
+    }
+  }
+
+  /** Takes due objects under a lease, as many as this process has room for, and works on each. */
+  private async takeDueWork() {
+    const { reconcileConcurrency, leaseMs } = settings()
+    for (const kind of KINDS) {
+      const room = reconcileConcurrency - this.active.size
+      if (room <= 0 || this.stopped) return
+      const t = now()
+      const due = (await cds.tx(() =>
+        SELECT.from(db()[kind])
+          .columns('ID')
+          .where`reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
+          .orderBy('reconcileAt')
+          .limit(room + this.active.size)
+      )) as { ID: string }[]
+      for (const { ID } of due) {
+        if (this.active.size >= reconcileConcurrency) return
+        const id = `${kind}/${ID}`
+        if (this.active.has(id)) continue
+        const taken = await cds.tx(() =>
+          UPDATE(db()[kind])
+            .set({ leaseOwner: OWNER, leaseUntil: inMs(leaseMs) })
+            .where`ID = ${ID} and reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
+        )
+        if (!taken) continue // another process was quicker
+        this.active.add(id)
+        const work = this.work(kind, ID).finally(() => {
+          this.active.delete(id)
+          this.running.delete(work)
+          this.wake()
+        })
+        this.running.add(work)
+      }
+    }
+  }
+
+  /** Works on one object under our lease until it is settled or comes back later. */
+  private async work(kind: Kind, ID: string) {
+    const { leaseMs } = settings()
+    const renew = setInterval(() => {
+      cds
+        .tx(() => UPDATE(db()[kind]).set({ leaseUntil: inMs(leaseMs) }).where({ ID, leaseOwner: OWNER }))
+        .catch(e => LOG.warn('Renewing a lease failed', e))
+    }, Math.max(200, Math.floor(leaseMs / 3))).unref()
+    try {
+      for (let pass = 0; pass < 20; pass++) {
+        try {
+          await this.pass(kind, ID)
+          return
+        } catch (e) {
+          if (e instanceof Superseded) continue // the user changed it meanwhile: look again at once
+          throw e
+        }
+      }
+      await this.release(kind, ID, { reconcileAt: now() })
+    } catch (e) {
+      if (e instanceof LeaseLost) return LOG.warn(`Lost the lease on ${kind} ${ID}; another process goes on with it`)
+      LOG.error(`Reconciling ${kind} ${ID} failed`, e)
+      // the lease lapses on its own; nothing else to do
+    } finally {
+      clearInterval(renew)
+    }
+  }
+
+  /** One pass: read the object, make one step, write the result if the generation is still current. */
+  private async pass(kind: Kind, ID: string) {
+    const obj = (await cds.tx(() => SELECT.one.from(db()[kind], ID))) as Managed | undefined
+    if (!obj) return
+    if (obj.leaseOwner !== OWNER) throw new LeaseLost()
+    await this.closeOlderOperations(kind, obj)
+    const op = obj.lastOperation_ID ? ((await cds.tx(() => SELECT.one.from(db().Operations, obj.lastOperation_ID as string))) as OperationRow | undefined) : undefined
+
+    let outcome: Outcome
+    try {
+      if (this.isSettled(obj) && !this.retirementDue(kind, obj)) outcome = { settle: { state: obj.state_code, lastError: obj.lastError } }
+      else if (op?.deadline && Date.now() > Date.parse(op.deadline) && obj.state_code !== 'Deleted') {
+        throw new StepFailed(`The step did not finish within ${Math.round(settings().stepDeadlineMs / 1000)} seconds.`)
+      } else outcome = await this.step(kind, obj, op)
+    } catch (e) {
+      if (e instanceof Superseded || e instanceof LeaseLost) throw e
+      outcome = this.outcomeOfError(obj, e)
+    }
+    await this.conclude(kind, obj, op, outcome)
+  }
+
+  /** Whether the object's state is final for its current generation. */
+  private isSettled(obj: Managed) {
+    if (obj.observedGeneration !== obj.generation) return false
+    return obj.desired === 'absent' ? obj.state_code === 'Deleted' || obj.state_code === 'Failed' : obj.state_code === 'Ready' || obj.state_code === 'Failed'
+  }
+
+  /** A rotation's old key whose overlap has passed. */
+  private retirementDue(kind: Kind, obj: Managed) {
+    return kind === 'ServiceKeys' && obj.desired === 'present' && !!obj.retireAt && Date.parse(obj.retireAt) <= Date.now()
+  }
+
+  private outcomeOfError(obj: Managed, e: unknown): Outcome {
+    if (e instanceof StepFailed) return { settle: { state: 'Failed', lastError: e.message } }
+    if (e instanceof ServiceManagerAccessError) return { settle: { state: 'Failed', lastError: e.message } }
+    const attempts = (obj.attempts ?? 0) + 1
+    if (e instanceof ServiceManagerError) {
+      const message = e.description || e.message
+      if (!e.retryable) return { settle: { state: 'Failed', lastError: message } }
+      return { later: e.retryAfterMs ?? this.backoff(attempts), error: message, attempt: true }
+    }
+    // not Service Manager's doing (a defect, the database): a few tries, then Failed rather than stuck
+    const message = `The step failed unexpectedly: ${(e as Error)?.message ?? String(e)}`
+    LOG.error(`Step of ${obj.name} failed unexpectedly (attempt ${attempts})`, e)
+    if (attempts >= settings().maxUnexpectedErrors) return { settle: { state: 'Failed', lastError: message } }
+    return { later: this.backoff(attempts), error: message, attempt: true }
+  }
+
+  private backoff(attempts: number): number {
+    const s = settings()
+    const base = Math.min(s.retryMaxMs, s.pollInitialMs * 2 ** Math.min(attempts, 16))
+    return Math.round(base * (0.8 + Math.random() * 0.4))
+  }
+
+  private pollDelay(op: OperationRow | undefined): number {
+    const s = settings()
+    const started = op?.startedAt ? Date.parse(op.startedAt) : Date.now()
+    // look quickly at first, then back off towards pollMax as the operation keeps running
+    return Math.min(s.pollMaxMs, Math.max(s.pollInitialMs, Math.round((Date.now() - started) / 4)))
+  }
+
+  // ---- writing results -----------------------------------------------------------------------------
+
   /**
-   * One recurring expiry scan per database, whichever app instance picks it up. (A named singleton task
-   * would be the natural fit, but the queue drops the next occurrence of a named recurring task when it
-   * deletes the processed one in the handler's transaction, so the scan is looked up by its event.)
+   * Writes the pass's result. Settling is a compare-and-set on the generation: if the user changed the object
+   * meanwhile, nothing is concluded and the object is looked at again (Superseded).
    */
-  private async scheduleExpiryScan() {
+  private async conclude(kind: Kind, obj: Managed, op: OperationRow | undefined, outcome: Outcome) {
+    const { Operations } = db()
+    const t = now()
+    if ('settle' in outcome) {
+      const { state, lastError = null, data = {} } = outcome.settle
+      // a Ready key of a rotation comes back when it is to be retired (read from the row: a hand-over may set it meanwhile)
+      const keepsRetirement = kind === 'ServiceKeys' && obj.desired === 'present' && state === 'Ready'
+      await cds.tx(async tx => {
+        const changed = await UPDATE(db()[kind])
+          .set({
+            ...data,
+            state_code: state,
+            lastError: lastError?.slice(0, 2000) ?? null,
+            observedGeneration: obj.generation,
+            attempts: 0,
+            reconcileAt: keepsRetirement ? { ref: ['retireAt'] } : null,
+            leaseOwner: null,
+            leaseUntil: null
+          })
+          .where({ ID: obj.ID, generation: obj.generation, leaseOwner: OWNER })
+        if (!changed) throw await this.whyNotWritten(kind, obj.ID)
+        if (op && (op.state_code === 'pending' || op.state_code === 'running')) {
+          await UPDATE(Operations)
+            .set({ state_code: state === 'Failed' ? 'failed' : 'succeeded', finishedAt: t, error: state === 'Failed' ? lastError?.slice(0, 2000) : null })
+            .where({ ID: op.ID, state_code: { in: ['pending', 'running'] } })
+        }
+        if (outcome.after) await outcome.after(tx)
+      })
+      if (state === 'Failed') LOG.warn(`${kind === 'ServiceKeys' ? 'Key' : 'Instance'} ${obj.name} failed:`, lastError)
+      if (keepsRetirement && obj.retireAt) this.wakeIn(Date.parse(obj.retireAt) - Date.now())
+      return
+    }
+    const at = inMs(Math.max(1, outcome.later))
+    const attempts = outcome.attempt ? (obj.attempts ?? 0) + 1 : obj.attempts ?? 0
     await cds.tx(async () => {
-      const pending = await SELECT.one.from('cds.outbox.Messages').columns('ID').where`msg like ${'%"event":"scanExpiry"%'}`
-      if (pending) return
-      await this.schedule('scanExpiry', {}).every(settings().expiryScanIntervalMs)
+      const changed = await UPDATE(db()[kind])
+        .set({ reconcileAt: at, attempts, ...(outcome.error ? { lastError: outcome.error.slice(0, 2000) } : {}), leaseOwner: null, leaseUntil: null })
+        .where({ ID: obj.ID, generation: obj.generation, leaseOwner: OWNER })
+      if (!changed) throw await this.whyNotWritten(kind, obj.ID)
+      if (op && (op.state_code === 'pending' || op.state_code === 'running')) {
+        const changes: Json = { nextAttempt: at }
+        if (outcome.attempt) Object.assign(changes, { attempts: (op.attempts ?? 0) + 1, error: outcome.error?.slice(0, 2000) ?? null })
+        await UPDATE(Operations).set(changes).where({ ID: op.ID })
+      }
     })
+    this.wakeIn(outcome.later)
   }
 
-  private resume() {
-    const queued = cds.queued(this as unknown as cds.Service) as unknown as { flush?: () => Promise<void> }
-    this.reclaimAbandoned()
-      .catch(e => LOG.error('Reclaiming abandoned steps failed', e))
-      .then(() => queued.flush?.())
-      .catch(e => LOG.error('Resuming queued steps failed', e))
+  /** After a compare-and-set wrote nothing: the user changed the object, or we no longer hold it. */
+  private async whyNotWritten(kind: Kind, ID: string): Promise<Error> {
+    const row = (await SELECT.one.from(db()[kind], ID).columns('leaseOwner')) as { leaseOwner?: string } | undefined
+    return row?.leaseOwner === OWNER ? new Superseded() : new LeaseLost()
+  }
+
+  /** Records facts observed in SM (its id, the operation in flight, the phase) while we hold the object. */
+  private async observe(kind: Kind, obj: Managed, data: Partial<Managed>) {
+    const changed = await cds.tx(() => UPDATE(db()[kind]).set(data).where({ ID: obj.ID, leaseOwner: OWNER }))
+    if (!changed) throw new LeaseLost()
+    Object.assign(obj, data)
+  }
+
+  private async release(kind: Kind, ID: string, data: Json) {
+    await cds.tx(() => UPDATE(db()[kind]).set({ ...data, leaseOwner: null, leaseUntil: null }).where({ ID, leaseOwner: OWNER }))
+  }
+
+  /** Steps of earlier generations that never finished were superseded by the user's later request. */
+  private async closeOlderOperations(kind: Kind, obj: Managed) {
+    const { targetType, ref } = TARGET[kind]
+    await cds.tx(() =>
+      UPDATE(db().Operations)
+        .set({ state_code: 'cancelled', finishedAt: now(), error: 'Superseded by a later request' })
+        .where({ targetType, [ref]: obj.ID, generation: { '<': obj.generation }, state_code: { in: ['pending', 'running'] } })
+    )
+  }
+
+  private async markRunning(op: OperationRow | undefined) {
+    if (!op || op.state_code === 'running') return
+    const startedAt = op.startedAt ?? now()
+    await cds.tx(() => UPDATE(db().Operations).set({ state_code: 'running', startedAt }).where({ ID: op.ID, state_code: 'pending' }))
+    Object.assign(op, { state_code: 'running', startedAt })
+  }
+
+  // ---- steps ---------------------------------------------------------------------------------------
+
+  private step(kind: Kind, obj: Managed, op: OperationRow | undefined): Promise<Outcome> {
+    if (kind === 'ServiceInstances') return obj.desired === 'present' ? this.createInstance(obj, op) : this.deleteInstance(obj, op)
+    if (obj.desired === 'present') return this.retirementDue(kind, obj) ? this.retireKey(obj) : this.createKey(obj, op)
+    return this.deleteKey(obj, op)
+  }
+
+  /** Come back later instead of waiting long for the rate limits. */
+  private async deferral(sm: ServiceManagerClient, obj: Managed, method: 'POST' | 'DELETE', path: string): Promise<Outcome | undefined> {
+    const wait = await sm.expectedWait(method, path, `${obj.ID}/${obj.generation}`)
+    return wait > DEFER_BEYOND_MS ? { later: wait - DEFER_LEAD_MS } : undefined
+  }
+
+  private async clientOf(subaccountId: string | undefined): Promise<ServiceManagerClient> {
+    const sub = subaccountId ? await cds.tx(() => SELECT.one.from(db().Subaccounts, subaccountId)) : undefined
+    if (!sub) throw new StepFailed(`Subaccount ${subaccountId} no longer exists`)
+    return clientFor(sub as { subaccountId: string; displayName: string })
   }
 
   /**
-   * Marks this step's queue message as taken now. CAP's queue (legacyLocking: false) sets a message it takes
-   * to 'processing' but leaves its lastAttemptTimestamp empty on a first attempt (and stale on a retry), and
-   * retakes a 'processing' message only once lastAttemptTimestamp is older than `requires.queue.timeout`:
-   * without this stamp, a step whose process died (SIGKILL, OOM) would never run again, and a retried one
-   * could be taken by a second instance while the first still runs it.
+   * Looks once, for a bounded slice, at the SM operation in flight. True once it is over (succeeded, or gone
+   * while deleting), false while it runs; a failed operation throws StepFailed with SM's message unless
+   * `tolerateFailure` (a create that failed before a delete: the delete goes on).
    */
-  private async claim(operation: string) {
-    const now = new Date().toISOString()
-    await inTx(async () => {
-      await UPDATE(MESSAGES).set({ lastAttemptTimestamp: now }).where`status = ${'processing'} and msg like ${`%"operation":"${operation}"%`}`
-    })
+  private async operationOver(sm: ServiceManagerClient, location: string, deleting: boolean, tolerateFailure = false): Promise<boolean> {
+    const deadline = Date.now() + settings().pollSliceMs
+    try {
+      await sm.waitForOperation(location, { deadline, expectDelete: deleting })
+      return true
+    } catch (e) {
+      if (!(e instanceof ServiceManagerError)) throw e
+      if (e.code === 'OperationTimeout') return false
+      if (e.code === 'OperationFailed') {
+        const description = e.description || e.message
+        if (tolerateFailure && !/delete/i.test(String((e as { operation?: { type?: string } }).operation?.type ?? ''))) return true
+        throw new StepFailed(description)
+      }
+      if ((e.status === 404 || e.status === 410) && (deleting || tolerateFailure)) return true
+      throw e
+    }
+  }
+
+  /** Our object in SM for a record, found by label: how a retried create adopts what a lost answer created. */
+  private async findOurs(sm: ServiceManagerClient, kind: 'instance' | 'binding', recordId: string) {
+    const labelQuery = [{ key: LABEL_RECORD, op: 'eq' as const, value: recordId }]
+    const found = kind === 'instance' ? await sm.listInstances({ labelQuery }) : await sm.listBindings({ labelQuery })
+    return found.find(o => Orchestrator.isOurs(o, recordId))
+  }
+
+  // ---- instances -----------------------------------------------------------------------------------
+
+  private async createInstance(inst: Managed, op: OperationRow | undefined): Promise<Outcome> {
+    const kind: Kind = 'ServiceInstances'
+    if (inst.state_code !== 'Creating') await this.observe(kind, inst, { state_code: 'Creating' })
+    const sm = await this.clientOf(inst.subaccount_ID)
+    if (inst.smOperation) {
+      if (!(await this.operationOver(sm, inst.smOperation, false))) return { later: this.pollDelay(op) }
+      await this.observe(kind, inst, { smOperation: null })
+      return { settle: { state: 'Ready' }, after: () => this.wakeKeysOf(inst.ID) }
+    }
+    if (!inst.smId) {
+      // a POST may have been sent before (its answer lost, or the process died): look our object up first
+      const found = op?.state_code === 'running' || inst.attempts ? await this.findOurs(sm, 'instance', inst.ID) : undefined
+      let smId = found?.id as string | undefined
+      let location: string | undefined
+      if (!smId) {
+        const later = await this.deferral(sm, inst, 'POST', '/v1/service_instances')
+        if (later) return later
+        const plan = (await cds.tx(() => SELECT.one.from(db().ServicePlans, inst.plan_ID))) as { smId?: string } | undefined
+        if (!plan?.smId) throw new StepFailed('The plan is no longer in the catalog of the subaccount')
+        await this.markRunning(op)
+        try {
+          const res = await sm.createInstance(
+            { name: inst.name, service_plan_id: plan.smId, parameters: parseJsonObject(inst.parameters), labels: Orchestrator.labelsFor(inst.ID) },
+            { async: true, booking: `${inst.ID}/${inst.generation}` }
+          )
+          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
+          else smId = res.resource?.id ?? res.id
+        } catch (e) {
+          if (!(e instanceof ServiceManagerError && e.status === 409)) throw e
+          const byName = await sm.listInstances({ fieldQuery: [{ key: 'name', op: 'eq', value: inst.name }] })
+          const mine = byName.find(i => Orchestrator.isOurs(i, inst.ID))
+          if (!mine) throw new StepFailed(`Service Manager already holds an instance named "${inst.name}" that was not created by this service`)
+          smId = mine.id
+        }
+      }
+      await this.observe(kind, inst, { smId, smOperation: location ?? null })
+      // SM works on it now: the first look comes in the next pass, so nobody waits meanwhile
+      if (location) return { later: this.pollDelay(op) }
+    }
+    const remote = await sm.getInstance(inst.smId!)
+    if (!remote) throw new StepFailed('The instance vanished from Service Manager while it was being created')
+    if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
+    if (!remote.ready) {
+      // an operation of SM's still runs on it (e.g. adopted after a lost answer): follow it
+      return { later: this.pollDelay(op) }
+    }
+    return { settle: { state: 'Ready' }, after: () => this.wakeKeysOf(inst.ID) }
+  }
+
+  /** Keys waiting for their instance go on now that it is Ready. */
+  private async wakeKeysOf(instanceId: string) {
+    await UPDATE(db().ServiceKeys)
+      .set({ reconcileAt: now() })
+      .where({ instance_ID: instanceId, desired: 'present', state_code: 'Creating', reconcileAt: { '>': now() } })
+    this.wake()
+  }
+
+  private async deleteInstance(inst: Managed, op: OperationRow | undefined): Promise<Outcome> {
+    const kind: Kind = 'ServiceInstances'
+    const { ServiceKeys } = db()
+    if (inst.state_code !== 'Deleting') await this.observe(kind, inst, { state_code: 'Deleting' })
+    // keys first: the instance goes only when none of its keys is left
+    const keys = (await cds.tx(async () => {
+      // a key created while the instance's delete was being asked for goes too
+      const keep = (await SELECT.from(ServiceKeys).columns('ID', 'generation').where({ instance_ID: inst.ID, desired: 'present' })) as Managed[]
+      for (const k of keep) await requestKeyDeletion(k.ID, 'delete')
+      return SELECT.from(ServiceKeys).columns('ID', 'name', 'state_code', 'generation', 'observedGeneration').where({ instance_ID: inst.ID, state_code: { '!=': 'Deleted' } })
+    })) as Managed[]
+    if (keys.length) {
+      const stuck = keys.find(k => k.state_code === 'Failed' && k.observedGeneration === k.generation)
+      if (stuck) throw new StepFailed(`The instance cannot be deleted because its key "${stuck.name}" could not be deleted`)
+      return { later: settings().pollInitialMs * 2 }
+    }
+    const sm = await this.clientOf(inst.subaccount_ID)
+    if (inst.smOperation) {
+      // a create still running in SM when the delete was asked for: let it end first (SM refuses a delete meanwhile)
+      if (!(await this.operationOver(sm, inst.smOperation, false, true))) return { later: this.pollDelay(op) }
+      await this.observe(kind, inst, { smOperation: null })
+    }
+    const pending = await this.removeFromSm(sm, kind, inst, op, 'instance')
+    return pending ?? { settle: { state: 'Deleted' } }
+  }
+
+  // ---- keys ----------------------------------------------------------------------------------------
+
+  private async createKey(key: Managed, op: OperationRow | undefined): Promise<Outcome> {
+    const kind: Kind = 'ServiceKeys'
+    const inst = (await cds.tx(() => SELECT.one.from(db().ServiceInstances, key.instance_ID))) as Managed | undefined
+    if (!inst) throw new StepFailed('The service instance no longer exists')
+    // one call does the chore: a key asked for with its instance waits for it (woken when it is Ready)
+    if (inst.desired === 'absent') throw new StepFailed(`The service instance "${inst.name}" is being deleted`)
+    if (inst.state_code === 'Creating') return { later: settings().pollMaxMs }
+    if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
+    if (key.state_code !== 'Creating') await this.observe(kind, key, { state_code: 'Creating' })
+    const sm = await this.clientOf(inst.subaccount_ID)
+
+    let credentials: Json | undefined
+    if (key.smOperation) {
+      if (!(await this.operationOver(sm, key.smOperation, false))) return { later: this.pollDelay(op) }
+      await this.observe(kind, key, { smOperation: null })
+    } else if (!key.smId) {
+      const found = op?.state_code === 'running' || key.attempts ? await this.findOurs(sm, 'binding', key.ID) : undefined
+      let smId = found?.id as string | undefined
+      let location: string | undefined
+      if (!smId) {
+        const later = await this.deferral(sm, key, 'POST', '/v1/service_bindings')
+        if (later) return later
+        await this.markRunning(op)
+        try {
+          const res = await sm.createBinding(
+            { name: key.name, service_instance_id: inst.smId!, parameters: parseJsonObject(key.parameters), labels: Orchestrator.labelsFor(key.ID) },
+            { async: false, booking: `${key.ID}/${key.generation}` }
+          )
+          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
+          else [smId, credentials] = [res.resource?.id ?? res.id, res.resource?.ready === false ? undefined : (res.resource?.credentials as Json | undefined)]
+        } catch (e) {
+          if (!(e instanceof ServiceManagerError && e.status === 409)) throw e
+          const byName = await sm.listBindings({
+            fieldQuery: [
+              { key: 'service_instance_id', op: 'eq', value: inst.smId! },
+              { key: 'name', op: 'eq', value: key.name }
+            ]
+          })
+          const mine = byName.find(b => Orchestrator.isOurs(b, key.ID))
+          if (!mine) throw new StepFailed(`Service Manager already holds a key named "${key.name}" for this instance that was not created by this service`)
+          smId = mine.id
+        }
+      }
+      await this.observe(kind, key, { smId, smOperation: location ?? null })
+      if (location) return { later: this.pollDelay(op) }
+    }
+    if (!credentials) {
+      const remote = await sm.getBinding(key.smId!)
+      if (!remote) throw new StepFailed('The key vanished from Service Manager while it was being created')
+      if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
+      if (remote.ready === false) return { later: this.pollDelay(op) }
+      credentials = (remote.credentials ?? {}) as Json
+    }
+    return this.keyReady(key, credentials)
   }
 
   /**
-   * Steps of processes that died: stamps messages left 'processing' without a claim time (the process died
-   * between taking and stamping them, see claim()), hands those whose claim is older than the queue's
-   * `timeout` back to the queue (status null), and comes back when the next one times out. The queue itself
-   * plans no run for 'processing' messages, and on SQLite its query sorts them behind every message due in
-   * the future (status NULL first), so it would never retake them while e.g. the expiry scan is scheduled.
+   * The key exists and works (or cannot be tested by us): Ready, with its credential metadata and the
+   * verification, and for a rotation's successor that works, the hand-over, all in one transaction.
    */
-  private async reclaimAbandoned() {
-    const queued = cds.queued(this as unknown as cds.Service) as unknown as { queued?: { timeout?: string | number } }
-    const timeoutMs = (cds.utils as unknown as { ms4: (v: unknown) => number }).ms4(queued.queued?.timeout ?? '1h')
-    const ours = `%"service":"${this.name}"%`
-    const now = Date.now()
-    const oldest = await inTx(async () => {
-      await UPDATE(MESSAGES)
-        .set({ lastAttemptTimestamp: new Date(now).toISOString() })
-        .where`status = ${'processing'} and lastAttemptTimestamp is null and msg like ${ours}`
-      const expired = new Date(now - timeoutMs).toISOString()
-      const released = await UPDATE(MESSAGES).set({ status: null }).where`status = ${'processing'} and lastAttemptTimestamp < ${expired} and msg like ${ours}`
-      if (released) LOG.warn(`Retaking ${released} step(s) abandoned by a process that stopped`)
-      return (await SELECT.one.from(MESSAGES).columns`min(lastAttemptTimestamp) as at`.where`status = ${'processing'} and msg like ${ours}`) as
-        | { at?: string | Date | null }
-        | undefined
-    })
-    if (!oldest?.at) return
-    const due = new Date(oldest.at).getTime() + timeoutMs + 250
-    if (this.reclaimTimer && this.reclaimDue <= due) return
-    clearTimeout(this.reclaimTimer)
-    this.reclaimDue = due
-    this.reclaimTimer = setTimeout(() => {
-      this.reclaimTimer = undefined
-      this.resume()
-    }, Math.max(0, due - Date.now())).unref()
+  private async keyReady(key: Managed, credentials: Json): Promise<Outcome> {
+    const own = key.certificate_ID ? ((await cds.tx(() => SELECT.one.from(db().Certificates, key.certificate_ID as string))) as { pem?: string } | undefined) : undefined
+    // an own certificate's private key stays with its owner: such keys are verified on demand with the key at hand
+    const check: TokenCheck | undefined = settings().verifyAfterCreate && !key.certificate_ID ? await fetchToken(credentials, {}) : undefined
+    const handOver = !!key.rotatedFrom_ID && (key.certificate_ID ? true : check?.ok === true)
+    const rotationStopped = !!key.rotatedFrom_ID && !handOver
+    return {
+      settle: {
+        state: 'Ready',
+        lastError: rotationStopped ? `The rotation stopped: the new key does not work (${check?.message ?? 'not verified'}); the old key keeps its registrations.` : null,
+        data: credentialMetadataColumns(credentials, own?.pem)
+      },
+      after: async () => {
+        if (check) await saveVerification(key, check)
+        if (handOver) await this.handOver(key)
+      }
+    }
   }
 
-  /** Puts a step into the persistent queue; part of the caller's transaction. */
-  static async enqueue(operation: string, afterMs = 0) {
-    const orchestrator = await cds.connect.to('orchestrator')
-    const queued = cds.queued(orchestrator)
-    if (afterMs > 0) await queued.schedule('run', { operation }).after(afterMs)
-    else await queued.send('run', { operation })
+  /** Rotation: the successor takes over the registrations; the old key is retired after the overlap. */
+  private async handOver(successor: Managed) {
+    const { Registrations, ServiceKeys } = db()
+    const old = (await SELECT.one.from(ServiceKeys, successor.rotatedFrom_ID as string)) as Managed | undefined
+    if (!old || old.desired !== 'present') return
+    const retireAt = inMs(settings().rotationOverlapMs)
+    await UPDATE(Registrations).set({ serviceKey_ID: successor.ID }).where({ serviceKey_ID: old.ID, status: 'Active' })
+    await UPDATE(ServiceKeys).set({ retireAt, reconcileAt: retireAt }).where({ ID: old.ID, retireAt: null })
+  }
+
+  /** The old key of a rotation, once its overlap has passed: the rotation asks for its deletion. */
+  private async retireKey(key: Managed): Promise<Outcome> {
+    await cds.tx(async () => {
+      const changed = await requestKeyDeletion(key.ID, 'retire', key.generation)
+      if (!changed) throw new Superseded()
+    })
+    throw new Superseded() // go on with the delete at once
+  }
+
+  private async deleteKey(key: Managed, op: OperationRow | undefined): Promise<Outcome> {
+    const kind: Kind = 'ServiceKeys'
+    if (key.state_code !== 'Deleting') await this.observe(kind, key, { state_code: 'Deleting' })
+    // consumers first: never leave a registration pointing at a credential that is gone
+    await cds.tx(() => UPDATE(db().Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID, status: 'Active' }))
+    const inst = (await cds.tx(() => SELECT.one.from(db().ServiceInstances, key.instance_ID))) as Managed | undefined
+    const sm = await this.clientOf(inst?.subaccount_ID)
+    if (key.smOperation) {
+      if (!(await this.operationOver(sm, key.smOperation, false, true))) return { later: this.pollDelay(op) }
+      await this.observe(kind, key, { smOperation: null })
+    }
+    const pending = await this.removeFromSm(sm, kind, key, op, 'binding')
+    return pending ?? { settle: { state: 'Deleted' } }
   }
 
   /**
-   * Queues the first run of an instance create. When SM's limits will hold it anyway, it is queued for
-   * its expected turn (booked in the subaccount's throttle), so that a burst of requests does not run
-   * every step once only to defer it.
+   * The Service Manager side of a delete: sends it in its turn of the rate limits, then looks until the object
+   * is gone (404 on delete = done). Undefined once nothing is left in SM, otherwise when to look again.
    */
-  static async enqueueInstanceCreate(operation: string, subaccountGuid: string) {
-    const waitMs = throttleFor(subaccountGuid)?.book({ method: 'POST', path: '/v1/service_instances' }, operation) ?? 0
-    await Orchestrator.enqueuePlanned(operation, comeBackInMs(waitMs))
+  private async removeFromSm(sm: ServiceManagerClient, kind: Kind, obj: Managed, op: OperationRow | undefined, what: 'instance' | 'binding'): Promise<Outcome | undefined> {
+    // without an id, a lost answer may still have created our object: look it up by its label
+    const smId = obj.smId ?? ((await this.findOurs(sm, what, obj.ID))?.id as string | undefined)
+    if (!smId) return undefined
+    if (op?.state_code === 'running') {
+      // a delete may have been sent before in this generation (its answer lost, the process died): still there?
+      const still = what === 'instance' ? await sm.getInstance(smId) : await sm.getBinding(smId)
+      if (!still) return undefined
+      if (still.last_operation?.type === 'delete' && still.last_operation.state === 'in progress') return { later: this.pollDelay(op) }
+    }
+    const later = await this.deferral(sm, obj, 'DELETE', `/v1/service_${what}s/${smId}`)
+    if (later) return later
+    await this.markRunning(op)
+    const options = { async: true, booking: `${obj.ID}/${obj.generation}` }
+    const res = what === 'instance' ? await sm.deleteInstance(smId, options) : await sm.deleteBinding(smId, options)
+    if (res.kind !== 'accepted') return undefined
+    await this.observe(kind, obj, { smOperation: res.location })
+    return { later: this.pollDelay(op) }
   }
 
-  /** Queues the first run of a key create: a key of an instance still being created waits for it. */
-  static async enqueueKeyCreate(operation: string, inst: Row) {
-    await Orchestrator.enqueuePlanned(operation, inst.state_code === 'Creating' ? await instanceWaitMs(inst) : 0)
+  // ---- duties --------------------------------------------------------------------------------------
+
+  /** Periodic duties: whichever process takes a due duty's lease runs it and sets its next run. */
+  private async runDueDuties() {
+    const { Duties } = db()
+    const interval = settings().expiryScanIntervalMs
+    const t = now()
+    const taken = await cds.tx(async () => {
+      const duty = await SELECT.one.from(Duties, 'expiryScan')
+      if (!duty) {
+        await UPSERT.into(Duties).entries({ name: 'expiryScan', runAt: inMs(interval) })
+        return false
+      }
+      return (await UPDATE(Duties)
+        .set({ leaseOwner: OWNER, leaseUntil: inMs(settings().leaseMs * 10) })
+        .where`name = ${'expiryScan'} and runAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`) > 0
+    })
+    if (!taken) return
+    try {
+      await cds.tx(() => this.send('scanExpiry', {}))
+    } catch (e) {
+      LOG.error('The expiry scan failed', e)
+    } finally {
+      await cds.tx(() => UPDATE(Duties).set({ runAt: inMs(interval), leaseOwner: null, leaseUntil: null }).where({ name: 'expiryScan', leaseOwner: OWNER }))
+    }
   }
 
-  private static async enqueuePlanned(operation: string, afterMs: number) {
-    if (afterMs > 0) await UPDATE(db().Operations, operation).with({ nextAttempt: new Date(Date.now() + afterMs).toISOString() })
-    await Orchestrator.enqueue(operation, afterMs)
-  }
+  // ---- labels --------------------------------------------------------------------------------------
 
   static labelsFor(recordId: string): Record<string, string[]> {
     return { [LABEL_MANAGED_BY]: [MANAGED_BY], [LABEL_RECORD]: [recordId] }
@@ -197,468 +703,97 @@ export class Orchestrator extends cds.Service {
     return recordId === undefined || !!labels[LABEL_RECORD]?.includes(recordId)
   }
 
-  // ---- dispatch ------------------------------------------------------------------------------------
-
-  async execute(operationId: string) {
-    const op = await read('Operations', operationId)
-    if (!op || op.state_code === 'succeeded' || op.state_code === 'failed') return
-    if (op.deadline && Date.now() > Date.parse(op.deadline)) {
-      const seconds = Math.round(settings().stepDeadlineMs / 1000)
-      return this.failOperation(op, `The step did not finish within ${seconds} seconds.`)
-    }
-    let outcome: Outcome
-    try {
-      outcome = await this.step(op)
-    } catch (e) {
-      if (e instanceof StepFailed) return this.failOperation(op, e.message)
-      if (e instanceof ServiceManagerAccessError) return this.failOperation(op, e.message)
-      if (e instanceof ServiceManagerError) {
-        if (!e.retryable) return this.failOperation(op, smMessage(e))
-        outcome = { retryInMs: e.retryAfterMs ?? this.backoff(op.attempts), reason: smMessage(e), countsAsAttempt: true }
-      } else throw e
-    }
-    if ('retryInMs' in outcome) await this.reschedule(op, outcome)
-  }
-
-  private step(op: Row): Promise<Outcome> {
-    const key = `${op.type}/${op.targetType}`
-    switch (key) {
-      case 'create/instance':
-        return this.createInstance(op)
-      case 'delete/instance':
-        return this.deleteInstance(op)
-      case 'create/serviceKey':
-        return this.createKey(op)
-      case 'delete/serviceKey':
-        return this.deleteKey(op)
-      case 'retire/serviceKey':
-        return this.retireKey(op)
-      default:
-        throw new StepFailed(`Unknown step ${key}`)
-    }
-  }
-
-  private backoff(attempts: number): number {
-    const s = settings()
-    const base = Math.min(s.retryMaxMs, s.pollInitialMs * 2 ** Math.min(attempts ?? 0, 16))
-    return Math.round(base * (0.8 + Math.random() * 0.4))
-  }
-
-  private pollDelay(op: Row): number {
-    const s = settings()
-    const started = op.startedAt ? Date.parse(op.startedAt) : Date.now()
-    // poll quickly at first, then back off towards pollMax as the operation keeps running
-    return Math.min(s.pollMaxMs, Math.max(s.pollInitialMs, Math.round((Date.now() - started) / 4)))
-  }
-
-  /**
-   * The follow-up run goes into the queue in the step's own transaction, which also deletes the message
-   * being processed: a step never has two messages, whatever happens between the two.
-   */
-  private async reschedule(op: Row, outcome: { retryInMs: number; reason?: string; countsAsAttempt?: boolean; nothingSent?: boolean }) {
-    const { Operations } = db()
-    const at = new Date(Date.now() + outcome.retryInMs).toISOString()
-    const changes: Row = outcome.nothingSent ? { nextAttempt: at } : { nextAttempt: at, state_code: 'running' }
-    if (outcome.countsAsAttempt) {
-      changes.attempts = (op.attempts ?? 0) + 1
-      if (outcome.reason) changes.error = outcome.reason.slice(0, 2000)
-    }
-    if (!op.startedAt && !outcome.nothingSent) changes.startedAt = new Date().toISOString()
-    await UPDATE(Operations, op.ID).with(changes)
-    await Orchestrator.enqueue(op.ID, Math.max(1, outcome.retryInMs))
-  }
-
-  private async finishOperation(op: Row, changes: { entity: string; ID: string; data: Row }[] = []) {
-    const { Operations } = db()
-    await inTx(async () => {
-      for (const c of changes) await UPDATE(db()[c.entity], c.ID).with(c.data)
-      await UPDATE(Operations, op.ID).with({ state_code: 'succeeded', finishedAt: new Date().toISOString(), error: null })
-    })
-  }
-
-  private async failOperation(op: Row, message: string) {
-    const { Operations, ServiceInstances, ServiceKeys } = db()
-    const text = message.slice(0, 2000)
-    LOG.warn(`${op.type} ${op.targetType} failed:`, text)
-    await inTx(async () => {
-      await UPDATE(Operations, op.ID).with({ state_code: 'failed', finishedAt: new Date().toISOString(), error: text })
-      const target = op.targetType === 'instance' ? { entity: ServiceInstances, ID: op.instance_ID } : { entity: ServiceKeys, ID: op.serviceKey_ID }
-      // only the step the record currently waits for may change its state
-      await UPDATE(target.entity).set({ state_code: 'Failed', lastError: text }).where({ ID: target.ID, lastOperation_ID: op.ID })
-    })
-  }
-
-  private async markRunning(op: Row, data: Row) {
-    const { Operations } = db()
-    await inTx(async () => {
-      await UPDATE(Operations, op.ID).with({ state_code: 'running', startedAt: op.startedAt ?? new Date().toISOString(), ...data })
-    })
-    Object.assign(op, data)
-  }
-
-  /** Come back later instead of waiting long for the rate limits (see DEFER_BEYOND_MS). */
-  private deferral(sm: ServiceManagerClient, op: Row, method: 'POST' | 'DELETE', path: string): Outcome | undefined {
-    const later = comeBackInMs(sm.expectedWait(method, path, op.ID))
-    return later > 0 ? { retryInMs: later, nothingSent: true } : undefined
-  }
-
-  private async clientOf(subaccountId: string): Promise<ServiceManagerClient> {
-    const sub = await read('Subaccounts', subaccountId)
-    if (!sub) throw new StepFailed(`Subaccount ${subaccountId} no longer exists`)
-    return clientFor(sub as { subaccountId: string; displayName: string })
-  }
-
-  /**
-   * Waits a bounded slice for an SM operation. Returns true when it succeeded, false when it is still running;
-   * throws StepFailed with SM's message when it failed.
-   */
-  private async awaitOperation(sm: ServiceManagerClient, op: Row, location: string, deleting = false): Promise<boolean> {
-    const s = settings()
-    const deadline = Math.min(Date.parse(op.deadline), Date.now() + s.pollSliceMs)
-    try {
-      const result = await sm.waitForOperation(location, { deadline, expectDelete: deleting })
-      if (result.state === 'failed') throw new StepFailed(describeLastOperation(result))
-      return true
-    } catch (e) {
-      if (!(e instanceof ServiceManagerError)) throw e
-      if (e.code === 'OperationTimeout') return false
-      if (e.code === 'OperationFailed') throw new StepFailed(smMessage(e))
-      if (e.status === 404 && deleting) return true
-      throw e
-    }
-  }
-
-  // ---- instances -----------------------------------------------------------------------------------
-
-  private async createInstance(op: Row): Promise<Outcome> {
-    const { ServiceInstances } = db()
-    const inst = await read('ServiceInstances', op.instance_ID)
-    if (!inst || inst.state_code !== 'Creating' || inst.lastOperation_ID !== op.ID) {
-      await this.finishOperation(op) // superseded, e.g. by a delete
-      return DONE
-    }
-    const sm = await this.clientOf(inst.subaccount_ID)
-
-    if (!inst.smId) {
-      // idempotency: once a POST may have been sent (the step ran before), look our object up first
-      const found = op.state_code === 'running' ? await this.findOurs(sm, 'instance', inst.ID) : undefined
-      let smId = found?.id as string | undefined
-      let location: string | undefined
-      if (!smId) {
-        const later = this.deferral(sm, op, 'POST', '/v1/service_instances')
-        if (later) return later
-        await this.markRunning(op, {})
-        const plan = await read('ServicePlans', inst.plan_ID)
-        if (!plan?.smId) throw new StepFailed('The plan is no longer in the catalog of the subaccount')
-        try {
-          const res = await sm.createInstance(
-            {
-              name: inst.name,
-              service_plan_id: plan.smId,
-              parameters: parseJsonObject(inst.parameters),
-              labels: Orchestrator.labelsFor(inst.ID)
-            },
-            { async: true, booking: op.ID }
-          )
-          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
-          else smId = res.resource?.id ?? res.id
-        } catch (e) {
-          if (e instanceof ServiceManagerError && e.status === 409) {
-            const byName = await sm.listInstances({ fieldQuery: [{ key: 'name', op: 'eq', value: inst.name }] })
-            const mine = byName.find(i => Orchestrator.isOurs(i, inst.ID))
-            if (!mine) throw new StepFailed(`Service Manager already holds an instance named "${inst.name}" that was not created by this service`)
-            smId = mine.id
-          } else throw e
-        }
-      }
-      await inTx(async () => { await UPDATE(ServiceInstances, inst.ID).with({ smId }) })
-      await this.markRunning(op, { smLocation: location ?? null })
-      inst.smId = smId
-      // SM works on it now: the first look comes in the next run, so no worker waits meanwhile
-      if (location) return { retryInMs: this.pollDelay(op) }
-    }
-
-    if (op.smLocation) {
-      const finished = await this.awaitOperation(sm, op, op.smLocation)
-      if (!finished) return { retryInMs: this.pollDelay(op) }
-      // the create operation succeeded: the instance is ready
-      await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
-      await this.wakeKeysOf(inst.ID)
-      return DONE
-    }
-    const remote = await sm.getInstance(inst.smId)
-    if (!remote) throw new StepFailed('The instance vanished from Service Manager while it was being created')
-    const state = remote.last_operation?.state
-    if (state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
-    if (!remote.ready) return { retryInMs: this.pollDelay(op) }
-    await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Ready', lastError: null } }])
-    await this.wakeKeysOf(inst.ID)
-    return DONE
-  }
-
-  /**
-   * Keys requested together with their instance wait for it without polling: when the instance is Ready,
-   * their already queued step is moved to now (the same queue message, so a step never runs twice).
-   */
-  private async wakeKeysOf(instanceId: string) {
-    const { ServiceKeys } = db()
-    const woken = await inTx(async () => {
-      const waiting: Row[] = await SELECT.from(ServiceKeys).columns('lastOperation_ID').where({ instance_ID: instanceId, state_code: 'Creating' })
-      let count = 0
-      for (const { lastOperation_ID } of waiting) {
-        if (!lastOperation_ID) continue
-        count += (await UPDATE('cds.outbox.Messages')
-          .set({ timestamp: new Date().toISOString() })
-          .where`status is null and msg like ${`%"operation":"${lastOperation_ID}"%`}`) as unknown as number
-      }
-      return count
-    })
-    if (woken) this.resume()
-  }
-
-  private async deleteInstance(op: Row): Promise<Outcome> {
-    const { ServiceKeys } = db()
-    const inst = await read('ServiceInstances', op.instance_ID)
-    if (!inst || inst.state_code !== 'Deleting' || inst.lastOperation_ID !== op.ID) {
-      await this.finishOperation(op)
-      return DONE
-    }
-    // keys first: the instance goes only when none of its keys is left
-    const keys: Row[] = await inTx(async () => SELECT.from(ServiceKeys).where({ instance_ID: inst.ID, state_code: { '!=': 'Deleted' } }))
-    if (keys.some(k => k.state_code === 'Deleting')) return { retryInMs: settings().pollInitialMs * 2 }
-    if (keys.length) throw new StepFailed(`The instance cannot be deleted because its key "${keys[0].name}" could not be deleted`)
-
-    const sm = await this.clientOf(inst.subaccount_ID)
-    const pending = await this.removeFromSm(sm, op, 'instance', inst.smId ?? (await this.findOurs(sm, 'instance', inst.ID))?.id)
-    if (pending) return pending
-    await this.finishOperation(op, [{ entity: 'ServiceInstances', ID: inst.ID, data: { state_code: 'Deleted', lastError: null } }])
-    return DONE
-  }
-
-  // ---- keys ----------------------------------------------------------------------------------------
-
-  private async createKey(op: Row): Promise<Outcome> {
-    const { ServiceKeys } = db()
-    const key = await read('ServiceKeys', op.serviceKey_ID)
-    if (!key || key.state_code !== 'Creating' || key.lastOperation_ID !== op.ID) {
-      await this.finishOperation(op)
-      return DONE
-    }
-    const inst = await read('ServiceInstances', key.instance_ID)
-    if (!inst) throw new StepFailed('The service instance no longer exists')
-    // one call does the chore: wait for the instance
-    if (inst.state_code === 'Creating') return { retryInMs: await inTx(() => instanceWaitMs(inst)), nothingSent: true }
-    if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
-    const sm = await this.clientOf(inst.subaccount_ID)
-
-    let credentials: Record<string, unknown> | undefined
-    if (!key.smId) {
-      const found = op.state_code === 'running' ? await this.findOurs(sm, 'binding', key.ID) : undefined
-      let smId = found?.id as string | undefined
-      let location: string | undefined
-      if (!smId) {
-        const later = this.deferral(sm, op, 'POST', '/v1/service_bindings')
-        if (later) return later
-        await this.markRunning(op, {})
-        try {
-          const res = await sm.createBinding(
-            {
-              name: key.name,
-              service_instance_id: inst.smId,
-              parameters: parseJsonObject(key.parameters),
-              labels: Orchestrator.labelsFor(key.ID)
-            },
-            { async: false, booking: op.ID }
-          )
-          if (res.kind === 'accepted') [smId, location] = [res.id, res.location]
-          else [smId, credentials] = [res.resource?.id ?? res.id, res.resource?.ready === false ? undefined : res.resource?.credentials]
-        } catch (e) {
-          if (e instanceof ServiceManagerError && e.status === 409) {
-            const byName = await sm.listBindings({
-              fieldQuery: [
-                { key: 'service_instance_id', op: 'eq', value: inst.smId },
-                { key: 'name', op: 'eq', value: key.name }
-              ]
-            })
-            const mine = byName.find(b => Orchestrator.isOurs(b, key.ID))
-            if (!mine) throw new StepFailed(`Service Manager already holds a key named "${key.name}" for this instance that was not created by this service`)
-            smId = mine.id
-          } else throw e
-        }
-      }
-      await inTx(async () => { await UPDATE(ServiceKeys, key.ID).with({ smId }) })
-      await this.markRunning(op, { smLocation: location ?? null })
-      key.smId = smId
-    }
-
-    if (!credentials) {
-      if (op.smLocation) {
-        const finished = await this.awaitOperation(sm, op, op.smLocation)
-        if (!finished) return { retryInMs: this.pollDelay(op) }
-      }
-      const remote = await sm.getBinding(key.smId)
-      if (!remote) throw new StepFailed('The key vanished from Service Manager while it was being created')
-      if (remote.last_operation?.state === 'failed') throw new StepFailed(describeLastOperation(remote.last_operation))
-      if (remote.ready === false) return { retryInMs: this.pollDelay(op) }
-      credentials = (remote.credentials ?? {}) as Record<string, unknown>
-    }
-    const ownCertificate = key.certificate_ID ? await read('Certificates', key.certificate_ID) : undefined
-    await this.finishOperation(op, [
-      {
-        entity: 'ServiceKeys',
-        ID: key.ID,
-        data: {
-          state_code: 'Ready',
-          lastError: null,
-          ...credentialMetadataColumns(credentials, ownCertificate?.pem)
-        }
-      }
-    ])
-    // check right away that the key works; an own certificate's private key stays with its owner, so
-    // such keys are verified on demand with the key at hand
-    let works: boolean | undefined
-    if (settings().verifyAfterCreate && !ownCertificate) {
-      try {
-        works = (await recordVerification(key, credentials, {})).ok
-      } catch (e) {
-        LOG.error('Recording the verification failed', e)
-      }
-    }
-    // a rotation goes on only with a successor that works (or one whose private key is not ours to test)
-    if (key.rotatedFrom_ID && works !== false) await this.handOver(key)
-    return DONE
-  }
-
-  /** Rotation: the successor takes over the registrations; the old key is retired after the overlap. */
-  private async handOver(successor: Row) {
-    // in the step's own transaction, like the verification before it (no second connection while it is open)
-    const { Registrations, Operations, ServiceKeys, ServiceInstances } = db()
-    const old = await SELECT.one.from(ServiceKeys, successor.rotatedFrom_ID)
-    if (!old || old.state_code !== 'Ready') return
-    const ID = cds.utils.uuid()
-    const overlap = settings().rotationOverlapMs
-    await INSERT.into(Operations).entries({
-      ID,
-      type: 'retire',
-      targetType: 'serviceKey',
-      serviceKey_ID: old.ID,
-      instance_ID: old.instance_ID,
-      subaccount_ID: (await SELECT.one.from(ServiceInstances, old.instance_ID))?.subaccount_ID,
-      state_code: 'pending',
-      nextAttempt: new Date(Date.now() + overlap).toISOString(),
-      deadline: new Date(Date.now() + overlap + settings().stepDeadlineMs).toISOString()
-    })
-    await UPDATE(Registrations).set({ serviceKey_ID: successor.ID }).where({ serviceKey_ID: old.ID, status: 'Active' })
-    await Orchestrator.enqueue(ID, overlap)
-  }
-
-  /** Deletes a key replaced by rotation, unless something else happened to it meanwhile. */
-  private async retireKey(op: Row): Promise<Outcome> {
-    const { ServiceKeys } = db()
-    const key = await read('ServiceKeys', op.serviceKey_ID)
-    if (key?.state_code === 'Ready') {
-      await inTx(async () => {
-        await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Deleting', lastOperation_ID: op.ID, lastError: null })
-      })
-    }
-    return this.deleteKey(op)
-  }
-
-  private async deleteKey(op: Row): Promise<Outcome> {
-    const { Registrations } = db()
-    const key = await read('ServiceKeys', op.serviceKey_ID)
-    if (!key || key.state_code !== 'Deleting' || key.lastOperation_ID !== op.ID) {
-      await this.finishOperation(op)
-      return DONE
-    }
-    // consumers first: never leave a registration pointing at a credential that is gone
-    await inTx(async () => { await UPDATE(Registrations).set({ status: 'Removed' }).where({ serviceKey_ID: key.ID }) })
-    const inst = await read('ServiceInstances', key.instance_ID)
-    const sm = await this.clientOf(op.subaccount_ID ?? inst?.subaccount_ID)
-    const pending = await this.removeFromSm(sm, op, 'binding', key.smId ?? (await this.findOurs(sm, 'binding', key.ID))?.id)
-    if (pending) return pending
-    await this.finishOperation(op, [{ entity: 'ServiceKeys', ID: key.ID, data: { state_code: 'Deleted', lastError: null } }])
-    return DONE
-  }
-
-  /**
-   * The Service Manager side of a delete: sends it in its turn of the rate limits, then looks until the
-   * object is gone (404 on delete = done). Undefined once nothing is left in SM (or nothing was there),
-   * otherwise when to look again.
-   */
-  private async removeFromSm(sm: ServiceManagerClient, op: Row, kind: 'instance' | 'binding', smId: string | undefined): Promise<Outcome | undefined> {
-    if (!smId) return undefined
-    if (!op.smLocation) {
-      const later = this.deferral(sm, op, 'DELETE', `/v1/service_${kind}s/${smId}`)
-      if (later) return later
-      const options = { async: true, booking: op.ID }
-      const res = kind === 'instance' ? await sm.deleteInstance(smId, options) : await sm.deleteBinding(smId, options)
-      if (res.kind !== 'accepted') return undefined
-      await this.markRunning(op, { smLocation: res.location })
-      return { retryInMs: this.pollDelay(op) }
-    }
-    const finished = await this.awaitOperation(sm, op, op.smLocation, true)
-    if (!finished) return { retryInMs: this.pollDelay(op) }
-    const still = kind === 'instance' ? await sm.getInstance(smId) : await sm.getBinding(smId)
-    return still ? { retryInMs: this.pollDelay(op) } : undefined
-  }
-
-  /** Our object in SM for a record, found by label: how a retried create adopts what a lost answer created. */
-  private async findOurs(sm: ServiceManagerClient, kind: 'instance' | 'binding', recordId: string) {
-    const labelQuery = [{ key: LABEL_RECORD, op: 'eq' as const, value: recordId }]
-    const found = kind === 'instance' ? await sm.listInstances({ labelQuery }) : await sm.listBindings({ labelQuery })
-    return found.find(o => Orchestrator.isOurs(o, recordId))
+  /** Wakes the reconciler of this process once the current transaction has committed. */
+  static wakeAfterCommit() {
+    const ctx = cds.context as unknown as { on?: (event: string, fn: () => void) => void } | undefined
+    const wake = () => void cds.connect.to('orchestrator').then(o => (o as Orchestrator).wake())
+    if (ctx?.on) ctx.on('succeeded', wake)
+    else wake()
   }
 
   // ---- refresh (synchronous reads on demand) ---------------------------------------------------------
 
-  static async refreshInstance(inst: Row) {
+  static async refreshInstance(inst: Managed) {
     if (!inst.smId) return
     const { ServiceInstances } = db()
-    const sm = await clientForSubaccount(inst.subaccount_ID)
+    const sm = await clientForSubaccount(inst.subaccount_ID!)
     const remote = await sm.getInstance(inst.smId)
     if (!remote) {
       if (inst.state_code !== 'Deleted') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Failed', lastError: 'The instance no longer exists in Service Manager' })
       return
     }
-    if (remote.ready && inst.state_code === 'Failed') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Ready', lastError: null })
+    if (remote.ready && inst.state_code === 'Failed' && inst.desired === 'present') await UPDATE(ServiceInstances, inst.ID).with({ state_code: 'Ready', lastError: null })
   }
 
-  static async refreshKey(key: Row) {
+  static async refreshKey(key: Managed) {
     if (!key.smId) return
     const { ServiceKeys } = db()
-    const inst = await SELECT.one.from(db().ServiceInstances, key.instance_ID)
-    const sm = await clientForSubaccount(inst.subaccount_ID)
+    const inst = (await SELECT.one.from(db().ServiceInstances, key.instance_ID)) as Managed
+    const sm = await clientForSubaccount(inst.subaccount_ID!)
     const remote = await sm.getBinding(key.smId)
     if (!remote) {
       if (key.state_code !== 'Deleted') await UPDATE(ServiceKeys, key.ID).with({ state_code: 'Failed', lastError: 'The key no longer exists in Service Manager' })
       return
     }
-    const own = key.certificate_ID ? await SELECT.one.from(db().Certificates, key.certificate_ID) : undefined
+    const own = key.certificate_ID ? ((await SELECT.one.from(db().Certificates, key.certificate_ID)) as { pem?: string }) : undefined
     await UPDATE(ServiceKeys, key.ID).with({
-      ...credentialMetadataColumns((remote.credentials ?? {}) as Record<string, unknown>, own?.pem),
-      ...(remote.ready && key.state_code === 'Failed' ? { state_code: 'Ready', lastError: null } : {})
+      ...credentialMetadataColumns((remote.credentials ?? {}) as Json, own?.pem),
+      ...(remote.ready && key.state_code === 'Failed' && key.desired === 'present' ? { state_code: 'Ready', lastError: null } : {})
     })
   }
 }
 
 /**
- * How long a key waits for its instance that is still being created before it looks again. It is woken
- * when the instance is Ready (wakeKeysOf); until then it looks only after the instance's next step, which
- * may wait long for the rate limits.
+ * A user's (or a rotation's) request to delete a key, in the caller's transaction: desired absent, the next
+ * generation, a delete (or retire) step, due now. With `fromGeneration`, only if the key is still at it.
+ * Returns whether the key changed (false: already absent, or changed meanwhile).
  */
-async function instanceWaitMs(inst: Row): Promise<number> {
-  const step = inst.lastOperation_ID ? await SELECT.one.from(db().Operations, inst.lastOperation_ID).columns('nextAttempt') : undefined
-  const next = step?.nextAttempt ? Math.max(0, Date.parse(step.nextAttempt) - Date.now()) : 0
-  return next + settings().pollMaxMs
+export async function requestKeyDeletion(ID: string, type: 'delete' | 'retire' = 'delete', fromGeneration?: number): Promise<boolean> {
+  const { ServiceKeys, ServiceInstances } = db()
+  const key = (await SELECT.one.from(ServiceKeys, ID)) as Managed | undefined
+  if (!key || key.desired === 'absent') return false
+  if (fromGeneration !== undefined && key.generation !== fromGeneration) return false
+  const inst = (await SELECT.one.from(ServiceInstances, key.instance_ID).columns('subaccount_ID')) as { subaccount_ID?: string } | undefined
+  return requestChange('ServiceKeys', key, { desired: 'absent' }, type, { serviceKey_ID: ID, instance_ID: key.instance_ID, subaccount_ID: inst?.subaccount_ID })
+}
+
+/**
+ * Writes a change of desired state in the caller's transaction: the spec, the next generation (compare-and-set
+ * on the generation read), a pending Operations row for it, and due now. False when the object changed meanwhile.
+ */
+export async function requestChange(
+  kind: Kind,
+  obj: { ID: string; generation: number },
+  desired: Json,
+  type: string,
+  refs: Json
+): Promise<boolean> {
+  const { Operations } = db()
+  const generation = obj.generation + 1
+  const op = cds.utils.uuid()
+  const changed = await UPDATE(db()[kind])
+    .set({ ...desired, generation, lastOperation_ID: op, reconcileAt: now(), attempts: 0 })
+    .where({ ID: obj.ID, generation: obj.generation })
+  if (!changed) return false
+  await INSERT.into(Operations).entries({
+    ID: op,
+    type,
+    targetType: TARGET[kind].targetType,
+    generation,
+    state_code: 'pending',
+    deadline: inMs(settings().stepDeadlineMs),
+    ...refs
+  })
+  Orchestrator.wakeAfterCommit()
+  return true
 }
 
 function describeLastOperation(lastOp: { errors?: unknown; description?: string } | undefined): string {
   const errors = lastOp?.errors
   const first = Array.isArray(errors) ? errors[0] : errors
   if (first && typeof first === 'object') {
-    const e = first as Record<string, any>
-    const broker = e.broker_error ?? e.brokerError
+    const e = first as Record<string, { description?: string; Description?: string } | string | undefined>
+    const broker = (e.broker_error ?? e.brokerError) as { description?: string; Description?: string } | undefined
     return String(broker?.description ?? broker?.Description ?? e.description ?? e.error ?? 'failed')
   }
   return lastOp?.description ?? 'The operation failed in Service Manager'

@@ -101,8 +101,17 @@ export function checkPrivateKey(privateKeyPem: string, certificatePem: string) {
  * emits KeyVerificationFailed when no token could be fetched.
  */
 export async function recordVerification(key: Row, credentials: Json, opts: { certificatePem?: string; privateKeyPem?: string }) {
-  const { ServiceKeys, Operations, ServiceInstances } = cds.entities('btp.provisioning')
   const check = await fetchToken(credentials, opts)
+  await saveVerification(key, check)
+  return check
+}
+
+/**
+ * Records a token check on the key and as a verify Operations row, in the caller's transaction; emits
+ * KeyVerificationFailed when no token could be fetched.
+ */
+export async function saveVerification(key: Row, check: TokenCheck) {
+  const { ServiceKeys, Operations, ServiceInstances } = cds.entities('btp.provisioning')
   const now = new Date().toISOString()
   // in the caller's transaction: the verify action's request, or the queued step that created the key
   const inst = await SELECT.one.from(ServiceInstances, key.instance_ID)
@@ -140,5 +149,4 @@ export async function recordVerification(key: Row, credentials: Json, opts: { ce
       message: check.message
     })
   }
-  return check
 }

@@ -14,9 +14,17 @@ export interface ProvisioningSettings {
   verifyAfterCreate: boolean
   /** how long a rotated key stays after its successor works */
   rotationOverlapMs: number
+  /** how long a reconciler's lease on an object holds without renewal (another process takes over after it) */
+  leaseMs: number
+  /** how often each process looks for due objects that other processes changed */
+  reconcilePollMs: number
+  /** objects one process reconciles at the same time */
+  reconcileConcurrency: number
+  /** unexpected errors (not from Service Manager) after which a step ends Failed instead of being retried */
+  maxUnexpectedErrors: number
 }
 
-const DEFAULTS = { stepDeadline: '1h', pollSlice: '2s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h' }
+const DEFAULTS = { stepDeadline: '1h', pollSlice: '2s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h', lease: '6s', reconcilePoll: '1s' }
 
 function ms(value: unknown, fallback: string): number {
   const v = value ?? fallback
@@ -40,6 +48,10 @@ export function settings(): ProvisioningSettings {
     expiryWarnDays: typeof c.expiryWarnDays === 'number' ? c.expiryWarnDays : 30,
     expiryScanIntervalMs: ms(c.expiryScanInterval, DEFAULTS.expiryScanInterval),
     verifyAfterCreate: c.verifyAfterCreate !== false,
-    rotationOverlapMs: ms(c.rotationOverlap, DEFAULTS.rotationOverlap)
+    rotationOverlapMs: ms(c.rotationOverlap, DEFAULTS.rotationOverlap),
+    leaseMs: ms(c.lease, DEFAULTS.lease),
+    reconcilePollMs: ms(c.reconcilePoll, DEFAULTS.reconcilePoll),
+    reconcileConcurrency: typeof c.reconcileConcurrency === 'number' ? c.reconcileConcurrency : 32,
+    maxUnexpectedErrors: typeof c.maxUnexpectedErrors === 'number' ? c.maxUnexpectedErrors : 5
   }
 }
