@@ -61,18 +61,34 @@ function peak(times: number[], ms: number): number {
 }
 
 describe('rate budget on PostgreSQL: two instances, one budget', () => {
+  test('batches of takes from two pools at one moment: together exactly the capacity', async () => {
+    const stores = pools.map(db => new BudgetStore(db))
+    const [a] = budgets('atomic-batch', { minuteMs: 60_000, instanceCreates: { perMinute: 11 } })
+    const windows = a.windowsOf('instanceCreates')
+    const now = Date.now()
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => stores[i % 2].take('atomic-batch', 'instanceCreates', windows, now, 120_000, Array(4).fill(undefined)))
+    )
+    expect(results.reduce((n, r) => n + r.granted.length, 0)).toBe(11)
+    // every place was handed out once
+    const places = results.flatMap(r => r.granted.map(held => held.map(h => `${h.window}#${h.slot}#${h.turn}`).join()))
+    expect(new Set(places).size).toBe(11)
+    expect(await a.active('instanceCreates')).toEqual([11])
+  })
+
   test('40 concurrent takes at one moment from two pools: exactly the capacity is granted', async () => {
     const stores = pools.map(db => new BudgetStore(db))
     const [a] = budgets('atomic-take', { minuteMs: 60_000, instanceCreates: { perMinute: 7 } })
     const windows = a.windowsOf('instanceCreates')
     const now = Date.now()
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => stores[i % 2].take('atomic-take', 'instanceCreates', windows, now, 120_000))
+      Array.from({ length: 40 }, (_, i) => stores[i % 2].take('atomic-take', 'instanceCreates', windows, now, 120_000, [undefined]))
     )
-    const granted = results.filter(r => 'granted' in r)
-    expect(granted).toHaveLength(7)
+    expect(results.filter(r => r.granted.length === 1)).toHaveLength(7)
     // every refused take was told to come back when the oldest place leaves the window
-    expect(results.filter(r => 'retryAt' in r).every(r => 'retryAt' in r && r.retryAt === now + 120_000 + 60_000)).toBe(true)
+    const refused = results.filter(r => r.granted.length === 0)
+    expect(refused).toHaveLength(33)
+    expect(refused.every(r => r.retryAt === now + 120_000 + 60_000 && r.running === true)).toBe(true)
     expect(await a.active('instanceCreates')).toEqual([7])
   })
 

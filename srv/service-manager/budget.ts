@@ -46,6 +46,8 @@ import type { ThrottleOutcome, ThrottleRequest } from './types'
 const LOG = cds.log('service-manager')
 /** How long after its time a booking nobody came back for still counts. */
 const BOOKING_GRACE_MS = 30_000
+/** Most waiters of one class let through in one transaction. */
+const MAX_BATCH = 100
 
 // ------------------------------------------------------------------------------------------ store
 
@@ -64,7 +66,12 @@ interface Held {
   turn: number
 }
 
-type TakeResult = { granted: Held[] } | { retryAt: number; running: boolean }
+/** Places for the first callers of a batch; when one may not go yet, when to look again. */
+interface TakeResult {
+  granted: Held[][]
+  retryAt?: number
+  running?: boolean
+}
 
 interface WindowRow {
   ID: string
@@ -134,54 +141,101 @@ export class BudgetStore {
   }
 
   /**
-   * Takes a place in every window, or tells when to look again: the time the oldest entry leaves its
-   * window or the pause ends, and whether that entry's call still runs (its end not known yet).
+   * Takes a place in every window for each of `wanted` callers, in order, as long as the windows let them
+   * go; for the first one that may not go yet, tells when to look again: the time the oldest entry leaves
+   * its window or the pause ends, and whether that entry's call still runs (its end not known yet). One
+   * transaction for the whole batch.
    */
-  async take(subaccount: string, cls: ThrottleClass, windows: BudgetWindow[], now: number, inFlightCapMs: number, booking?: string): Promise<TakeResult> {
+  async take(
+    subaccount: string,
+    cls: ThrottleClass,
+    windows: BudgetWindow[],
+    now: number,
+    inFlightCapMs: number,
+    wanted: Array<string | undefined>
+  ): Promise<TakeResult> {
     await this.ensure(subaccount, windows)
     const { RateWindows, RateCalls, RateBookings } = this.entities
     return this.db.tx(async tx => {
       const rows = await this.lock(tx, windows)
-      let retryAt = await this.pausedUntil(tx, subaccount, cls)
-      let running = false
-      const oldest = new Map<string, CallRow>()
-      for (const w of rows) {
-        if (w.filled < w.capacity) continue
-        const e = await this.entry(tx, w.ID, w.head)
-        if (!e) throw new Error(`Rate budget window ${w.ID} lacks entry ${w.head}`)
-        oldest.set(w.ID, e)
-        const free = e.ended + w.span
-        if (free > now && free > retryAt) {
-          retryAt = free
-          running = e.running
-        }
-      }
-      if (retryAt > now) return { retryAt, running }
-      const held: Held[] = []
+      const paused = await this.pausedUntil(tx, subaccount, cls)
+      if (paused > now) return { granted: [], retryAt: paused, running: false }
+      const rings = []
+      for (const w of rows) rings.push(await this.ring(tx, w, wanted.length))
+      const granted: Held[][] = []
+      const written: Row[] = []
       const provisional = now + inFlightCapMs
-      for (const w of rows) {
-        const e = oldest.get(w.ID)
-        if (!e) {
-          await tx.run(INSERT.into(RateCalls).entries({ window_ID: w.ID, slot: w.filled, began: now, ended: provisional, running: true, turn: 0 }))
-          await tx.run(UPDATE(RateWindows, w.ID).with({ filled: w.filled + 1, head: (w.filled + 1) % w.capacity }))
-          held.push({ window: w.ID, slot: w.filled, turn: 0 })
-        } else {
-          await tx.run(UPDATE(RateCalls).set({ began: now, ended: provisional, running: true, turn: e.turn + 1 }).where({ window_ID: w.ID, slot: w.head }))
-          await tx.run(UPDATE(RateWindows, w.ID).with({ head: (w.head + 1) % w.capacity }))
-          held.push({ window: w.ID, slot: w.head, turn: e.turn + 1 })
+      let blocked: { retryAt: number; running: boolean } | undefined
+      for (let i = 0; i < wanted.length && !blocked; i++) {
+        // the oldest entry of every full window must have left it
+        for (const r of rings) {
+          if (r.filled < r.w.capacity) continue
+          const e = r.entries.get(r.head)
+          if (!e) throw new Error(`Rate budget window ${r.w.ID} lacks entry ${r.head}`)
+          const free = e.ended + r.w.span
+          if (free > now && free > (blocked?.retryAt ?? 0)) blocked = { retryAt: free, running: e.running }
         }
+        if (blocked) break
+        const held: Held[] = []
+        for (const r of rings) {
+          const slot = r.filled < r.w.capacity ? r.filled : r.head
+          const turn = (r.entries.get(slot)?.turn ?? -1) + 1
+          const entry = { began: now, ended: provisional, running: true, turn }
+          r.entries.set(slot, entry)
+          written.push({ window_ID: r.w.ID, slot, ...entry })
+          if (r.filled < r.w.capacity) r.filled++
+          r.head = (slot + 1) % r.w.capacity
+          held.push({ window: r.w.ID, slot, turn })
+        }
+        granted.push(held)
       }
-      if (booking) await tx.run(DELETE.from(RateBookings).where({ subaccount, endpoint: cls, booking }))
-      return { granted: held }
+      if (written.length) await tx.run(UPSERT.into(RateCalls).entries(written))
+      for (const r of rings) if (r.filled !== r.w.filled || r.head !== r.w.head) await tx.run(UPDATE(RateWindows, r.w.ID).with({ filled: r.filled, head: r.head }))
+      const used = wanted.slice(0, granted.length).filter((b): b is string => !!b)
+      if (used.length) await tx.run(DELETE.from(RateBookings).where({ subaccount, endpoint: cls, booking: { in: used } }))
+      return { granted, ...blocked }
     })
   }
 
-  /** The call behind `held` ended at `end` (ignored for entries reused since); a 429 pauses its class. */
-  async settle(subaccount: string, cls: ThrottleClass, held: Held[], end: number, pauseUntil?: number): Promise<void> {
-    const { RateCalls } = this.entities
+  /** A window's ring as far as `count` takes may reach: the entries they would reuse, oldest first. */
+  private async ring(tx: cds.Transaction, w: WindowRow, count: number) {
+    const entries = new Map<number, CallRow>()
+    const reused = Math.min(w.capacity, Math.max(0, count - (w.capacity - w.filled)))
+    if (reused > 0) {
+      const slots = Array.from({ length: reused }, (_, i) => (w.filled < w.capacity ? i : (w.head + i) % w.capacity))
+      const found = (await tx.run(SELECT.from(this.entities.RateCalls).where({ window_ID: w.ID, slot: { in: slots } }))) as Row[]
+      for (const r of found) entries.set(num(r.slot), { began: num(r.began), ended: num(r.ended), running: bool(r.running), turn: num(r.turn) })
+    }
+    return { w, entries, filled: w.filled, head: w.head }
+  }
+
+  /**
+   * Calls ended (entries reused since are left alone); a 429 pauses its class. One transaction for all,
+   * holding the windows' locks so that no take reuses an entry between reading and writing it.
+   */
+  async settle(ends: Array<{ subaccount: string; cls: ThrottleClass; held: Held[]; end: number; pauseUntil?: number }>): Promise<void> {
+    const { RateCalls, RateWindows } = this.entities
+    const byWindow = new Map<string, Map<number, { turn: number; end: number }>>()
+    for (const { held, end } of ends)
+      for (const h of held) {
+        const slots = byWindow.get(h.window) ?? new Map<number, { turn: number; end: number }>()
+        slots.set(h.slot, { turn: h.turn, end })
+        byWindow.set(h.window, slots)
+      }
     await this.db.tx(async tx => {
-      for (const h of held) await tx.run(UPDATE(RateCalls).set({ ended: end, running: false }).where({ window_ID: h.window, slot: h.slot, turn: h.turn }))
-      if (pauseUntil !== undefined) await this.extendPause(tx, subaccount, cls, pauseUntil)
+      const ids = [...byWindow.keys()].sort()
+      if (ids.length) await tx.run(SELECT.from(RateWindows).columns('ID').where({ ID: { in: ids } }).orderBy('ID').forUpdate())
+      const written: Row[] = []
+      for (const id of ids) {
+        const slots = byWindow.get(id)!
+        const rows = (await tx.run(SELECT.from(RateCalls).where({ window_ID: id, slot: { in: [...slots.keys()] } }))) as Row[]
+        for (const r of rows) {
+          const ended = slots.get(num(r.slot))
+          if (ended && num(r.turn) === ended.turn) written.push({ window_ID: id, slot: num(r.slot), began: num(r.began), ended: ended.end, running: false, turn: ended.turn })
+        }
+      }
+      if (written.length) await tx.run(UPSERT.into(RateCalls).entries(written))
+      for (const { subaccount, cls, pauseUntil } of ends) if (pauseUntil !== undefined) await this.extendPause(tx, subaccount, cls, pauseUntil)
     })
   }
 
@@ -346,10 +400,14 @@ export class RateBudget {
   private timer: unknown
   private timerAt = Infinity
   private pumping: Promise<void> | undefined
-  /** the waiter whose place the pump is taking */
-  private taking: Waiter | undefined
+  /** the waiters whose places the pump is taking */
+  private taking: { cls: ThrottleClass; count: number } | undefined
   private again = false
-  private readonly settling = new Set<Promise<void>>()
+  /** pauses after a 429 seen by this process (written to the database for the others) */
+  private readonly pausedHere = new Map<ThrottleClass, number>()
+  /** ends of calls not written yet, and the write under way */
+  private readonly ends: Parameters<BudgetStore['settle']>[0] = []
+  private settling: Promise<void> | undefined
   private readonly counters = { granted: 0, delayed: 0, rateLimited: 0, maxWaitMs: 0 }
 
   constructor(
@@ -397,12 +455,13 @@ export class RateBudget {
   book(req: ThrottleRequest, id: string): Promise<number> {
     const cls = classOf(req.method, req.path)
     // the waiter whose place is being taken right now is no longer in front (it may be in the ring already)
-    const waiting = this.queues.get(cls)!.length - (this.taking?.cls === cls ? 1 : 0)
+    const waiting = this.queues.get(cls)!.length - (this.taking?.cls === cls ? this.taking.count : 0)
     return this.store.book(this.subaccount, cls, this.windowsOf(cls), id, this.now(), waiting)
   }
 
   /** No calls of this class start before `until` (epoch ms), in any app instance. */
   async pause(cls: ThrottleClass, until: number): Promise<void> {
+    if (until > (this.pausedHere.get(cls) ?? 0)) this.pausedHere.set(cls, until)
     await this.store.pause(this.subaccount, cls, until)
     this.kick()
   }
@@ -428,13 +487,13 @@ export class RateBudget {
 
   /** Whether this process is handing out places or writing ends right now. */
   get busy(): boolean {
-    return this.pumping !== undefined || this.settling.size > 0
+    return this.pumping !== undefined || this.settling !== undefined
   }
 
   /** Resolves once this process has nothing to hand out or write right now (tests with a fake clock). */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = [...(this.pumping ? [this.pumping] : []), ...this.settling]
+      const busy = [this.pumping, this.settling].filter((p): p is Promise<void> => p !== undefined)
       if (!busy.length) return
       await Promise.allSettled(busy)
     }
@@ -457,35 +516,49 @@ export class RateBudget {
 
   /**
    * Lets through every waiter that may go now, oldest first over all classes; a class whose head may not
-   * go yet holds up no other class. Then sleeps until the first blocked head may go.
+   * go yet holds up no other class. The waiters of a class that are older than every other class's head go
+   * as one batch (one transaction). Then sleeps until the first blocked head may go.
    */
   private async pass(): Promise<void> {
     let wakeAt = Infinity
     const blocked = new Set<ThrottleClass>()
     for (;;) {
       let head: Waiter | undefined
-      for (const [cls, q] of this.queues) if (q.length && !blocked.has(cls) && (!head || q[0].seq < head.seq)) head = q[0]
+      let next = Infinity
+      for (const [cls, q] of this.queues) {
+        if (!q.length || blocked.has(cls)) continue
+        if (!head || q[0].seq < head.seq) {
+          if (head) next = Math.min(next, head.seq)
+          head = q[0]
+        } else next = Math.min(next, q[0].seq)
+      }
       if (!head) break
+      const queue = this.queues.get(head.cls)!
+      // a 429 this process saw pauses the class at once (the other instances learn it from the database)
+      const pausedHere = this.pausedHere.get(head.cls) ?? 0
+      if (pausedHere > this.now()) {
+        blocked.add(head.cls)
+        wakeAt = Math.min(wakeAt, pausedHere)
+        continue
+      }
+      const batch = queue.slice(0, MAX_BATCH).filter((w, i) => i === 0 || w.seq < next)
       const now = this.now()
       let result: TakeResult
-      this.taking = head
+      this.taking = { cls: head.cls, count: batch.length }
       try {
-        result = await this.store.take(this.subaccount, head.cls, this.windowsOf(head.cls), now, this.limits.inFlightCapMs, head.booking)
+        result = await this.store.take(this.subaccount, head.cls, this.windowsOf(head.cls), now, this.limits.inFlightCapMs, batch.map(w => w.booking))
       } catch (e) {
-        this.queues.get(head.cls)!.shift()
-        head.reject(e)
+        queue.splice(0, batch.length)
+        for (const w of batch) w.reject(e)
         continue
       } finally {
         this.taking = undefined
       }
-      if ('granted' in result) {
-        this.queues.get(head.cls)!.shift()
-        head.resolve(this.granted(head, result.granted, now))
-        continue
-      }
+      queue.splice(0, result.granted.length)
+      result.granted.forEach((held, i) => batch[i].resolve(this.granted(batch[i], held, now)))
+      if (result.retryAt === undefined) continue
       blocked.add(head.cls)
-      const at = result.running ? Math.min(result.retryAt, now + this.limits.pollMs) : result.retryAt
-      wakeAt = Math.min(wakeAt, at)
+      wakeAt = Math.min(wakeAt, result.running ? Math.min(result.retryAt, now + this.limits.pollMs) : result.retryAt)
     }
     this.schedule(wakeAt)
   }
@@ -508,15 +581,24 @@ export class RateBudget {
         const wait = pauseAfter429(outcome.retryAfterMs, this.limits)
         LOG.info(`Service Manager rate limit (429) on ${w.cls} of ${this.subaccount}: pausing ${wait} ms`)
         pauseUntil = end + wait
+        if (pauseUntil > (this.pausedHere.get(w.cls) ?? 0)) this.pausedHere.set(w.cls, pauseUntil)
       }
-      const write = this.store
-        .settle(this.subaccount, w.cls, held, end, pauseUntil)
-        .catch(e => LOG.warn(`Could not record the end of a Service Manager call of ${this.subaccount}; it counts until the in-flight cap`, e))
-        .finally(() => {
-          this.settling.delete(write)
-          if (this.hasWaiters()) this.kick()
-        })
-      this.settling.add(write)
+      this.ends.push({ subaccount: this.subaccount, cls: w.cls, held, end, pauseUntil })
+      this.settling ??= new Promise<void>(resolve => setImmediate(resolve)).then(() => this.writeEnds())
+    }
+  }
+
+  /** Writes the ends of calls reported since the last write, in one transaction. */
+  private async writeEnds(): Promise<void> {
+    const ends = this.ends.splice(0)
+    try {
+      await this.store.settle(ends)
+    } catch (e) {
+      LOG.warn(`Could not record the end of ${ends.length} Service Manager calls of ${this.subaccount}; they count until the in-flight cap`, e)
+    } finally {
+      this.settling = undefined
+      if (this.ends.length) this.settling = this.writeEnds()
+      else if (this.hasWaiters()) this.kick()
     }
   }
 
