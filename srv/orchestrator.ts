@@ -120,10 +120,23 @@ export class Orchestrator extends cds.Service {
     this.on('scanExpiry', () => scanExpiry())
     cds.once('served', async () => {
       if (smConfig().kind === 'emulator') await embeddedEmulator() // up before the first step needs it
+      await this.takeOverFromPredecessor().catch(e => LOG.error('Taking over leases failed', e))
       this.wake()
     })
     cds.once('shutdown', () => this.stop())
     return super.init()
+  }
+
+  /**
+   * SQLite serves one process only: leases left in its database belong to a process that ended (a crash, a
+   * kill), so a restarted process takes their objects over at once instead of waiting for the leases to lapse.
+   */
+  private async takeOverFromPredecessor() {
+    if ((cds.env.requires as unknown as { db?: { kind?: string } }).db?.kind !== 'sqlite') return
+    await cds.tx(async () => {
+      for (const kind of KINDS) await UPDATE(db()[kind]).set({ leaseOwner: null, leaseUntil: null }).where`leaseOwner is not null`
+      await UPDATE(db().Duties).set({ leaseOwner: null, leaseUntil: null }).where`leaseOwner is not null`
+    })
   }
 
   /** Look for due work now (after a user's change in this process). */

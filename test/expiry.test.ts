@@ -70,13 +70,12 @@ describe('expiry scan', () => {
     expect(received).toHaveLength(count)
   })
 
-  test('the scan is scheduled as one recurring task in the persistent queue', async () => {
-    const tasks = await SELECT.from('cds.outbox.Messages').where`msg like ${'%"event":"scanExpiry"%'}`
-    expect(tasks).toHaveLength(1)
-    const msg = JSON.parse(tasks[0].msg)
-    expect(msg.event).toBe('scanExpiry')
-    expect(msg.queue.every).toBe(3600000)
-    expect(Date.parse(tasks[0].timestamp)).toBeGreaterThan(Date.now())
+  test('the scan is a duty with one row in the database, due again an interval after the last run', async () => {
+    const duties = await SELECT.from('btp.provisioning.Duties').where({ name: 'expiryScan' })
+    expect(duties).toHaveLength(1)
+    const due = Date.parse(duties[0].runAt)
+    expect(due).toBeGreaterThan(Date.now())
+    expect(due).toBeLessThanOrEqual(Date.now() + 3600000)
   })
 
   test('viewers cannot run the scan', async () => {
