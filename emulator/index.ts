@@ -90,7 +90,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     certUrl: () => certUrl,
     ca: issuer,
     credentialFactories: { ...DEFAULT_CREDENTIAL_FACTORIES, ...(opts.credentialTypes ?? {}) },
-    operationMs: opts.operationMs ?? 0
+    operationMs: opts.operationMs ?? 0,
+    operationMaxMs: opts.operationMaxMs
   })
   const faults = new FaultBook()
   const limiter = new RateLimiter(opts.rateLimit?.windowMs)

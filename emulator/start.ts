@@ -1,6 +1,7 @@
 /**
  * Standalone start: `npx tsx emulator/start.ts`
- * Env: PORT (default 4040, 0 = a free port), EMULATOR_OPERATION_MS, EMULATOR_LATENCY_MS, EMULATOR_LOG=1,
+ * Env: PORT (default 4040, 0 = a free port), EMULATOR_OPERATION_MS (EMULATOR_OPERATION_MAX_MS: random up to it),
+ * EMULATOR_LATENCY_MS, EMULATOR_LOG=1,
  * EMULATOR_ADMIN=1 (admin API under /__emulator for tests that drive the emulator from another process),
  * EMULATOR_RATE_LIMIT (JSON of the `rateLimit` option, e.g. {"windowMs":2000,"instanceCreatesPerMinute":5}).
  * Prints the URL and the tenants' client ids; never prints secrets.
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   const emulator = await startEmulator({
     port: envInt('PORT', 4040),
     operationMs: envInt('EMULATOR_OPERATION_MS', 0),
+    ...(process.env.EMULATOR_OPERATION_MAX_MS ? { operationMaxMs: envInt('EMULATOR_OPERATION_MAX_MS', 0) } : {}),
     requestLatencyMs: envInt('EMULATOR_LATENCY_MS', 0),
     log: process.env.EMULATOR_LOG === '1' || process.env.EMULATOR_LOG === 'true',
     admin: process.env.EMULATOR_ADMIN === '1' || process.env.EMULATOR_ADMIN === 'true',

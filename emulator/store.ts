@@ -121,6 +121,8 @@ export interface StoreDeps {
   ca: CertificateIssuer
   credentialFactories: Record<string, CredentialFactory>
   operationMs: number
+  /** with it, operations last a random time between operationMs and operationMaxMs */
+  operationMaxMs?: number
 }
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
@@ -190,9 +192,15 @@ export class Store {
     for (const op of due) this.finish(op)
   }
 
+  private operationDuration(): number {
+    const { operationMs, operationMaxMs } = this.deps
+    if (operationMaxMs === undefined || operationMaxMs <= operationMs) return operationMs
+    return operationMs + Math.round(Math.random() * (operationMaxMs - operationMs))
+  }
+
   private startOp(ctx: CallContext, type: OpType, resourceType: ResourceType, res: { id: string; subaccountId: string; lastOpId?: string }, sync: boolean): OpRec {
     const f = ctx.opFault
-    const duration = sync ? 0 : Math.max(0, f?.operationMs ?? this.deps.operationMs)
+    const duration = sync ? 0 : Math.max(0, f?.operationMs ?? this.operationDuration())
     const op: OpRec = {
       seq: ++this.seq,
       id: newId(),

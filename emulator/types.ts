@@ -28,6 +28,8 @@ export interface EmulatorOptions {
   tenants?: EmulatorTenant[]
   /** how long async operations stay 'in progress' (default 0 = done at first poll) */
   operationMs?: number
+  /** when set, each async operation lasts a random time between operationMs and this (races, benchmarks) */
+  operationMaxMs?: number
   /** added to every response (default 0) */
   requestLatencyMs?: number
   /** lifetime of issued access tokens, default 43199 */
