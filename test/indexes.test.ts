@@ -1,0 +1,59 @@
+import cds from '@sap/cds'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { LIST_REQUESTS } from '../bench/list-requests'
+import { fill, listPlans, SIZES } from './list-plans'
+
+/**
+ * Indexes (db/indexes.cds): created when the schema is deployed (db/init.js), and each Fiori app's default
+ * list request reads its page through one of them (EXPLAIN QUERY PLAN on SQLite; test/security-postgres.test.ts
+ * does the same on PostgreSQL), for the unrestricted user and for users limited to some subaccounts.
+ */
+
+const app = cds.test(path.join(__dirname, '..'))
+const ROOT = path.join(__dirname, '..')
+
+/** the index named after each list's sort column (db/indexes.cds) */
+const SORTED_BY: Record<string, string> = { Subaccounts: 'displayName', ServiceInstances: 'modifiedAt', ServiceKeys: 'modifiedAt', Certificates: 'notAfter' }
+
+const as = (user: string) => (url: string) => app.axios.get(url, { auth: { username: user, password: user }, validateStatus: () => true })
+
+beforeAll(async () => {
+  await fill('sqlite')
+}, 60_000)
+
+test('the declared indexes exist after deployment', async () => {
+  const { declaredIndexes } = require('../db/init') as { declaredIndexes(csn: unknown): { name: string; table: string }[] }
+  const declared = declaredIndexes(cds.model)
+  expect(declared.map(i => i.table)).toEqual(expect.arrayContaining(LIST_REQUESTS.map(r => `btp_provisioning_${r.entity}`)))
+  const present = ((await cds.db.run(`SELECT name FROM sqlite_master WHERE type = 'index'`)) as { name: string }[]).map(r => r.name)
+  expect(present).toEqual(expect.arrayContaining(declared.map(i => i.name)))
+  // the reconciler polls instances and keys by their next reconcile time
+  expect(present).toEqual(expect.arrayContaining(['btp_provisioning_ServiceInstances_reconcileAt', 'btp_provisioning_ServiceKeys_reconcileAt']))
+})
+
+test('the HANA build carries the same indexes (db/src/*.hdbindex)', () => {
+  // exits non-zero, naming the files, when db/src does not match the @indexes annotations
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'hana-indexes.js'), '--check'], { cwd: ROOT, stdio: 'pipe' })
+})
+
+describe.each(['admin', 'viewer-acme', 'viewer-eu10'])('default list requests of the four apps as %s', user => {
+  test('read their page through an index', async () => {
+    const plans = await listPlans('sqlite', as(user))
+    for (const p of plans) {
+      expect({ entity: p.entity, status: p.status }).toEqual({ entity: p.entity, status: 200 })
+      expect(p.rows).toBeGreaterThan(0)
+      expect({ entity: p.entity, index: p.index, plan: p.plan }).toEqual({ entity: p.entity, index: expect.stringMatching(/^btp_provisioning_/i), plan: p.plan })
+      // the admin's lists come in the order of the sort column's index: no sort of the whole table
+      if (user === 'admin') {
+        expect({ entity: p.entity, index: p.index }).toEqual({ entity: p.entity, index: `btp_provisioning_${p.entity}_${SORTED_BY[p.entity]}`.toLowerCase() })
+        expect({ entity: p.entity, sorts: p.plan.filter(l => /TEMP B-TREE FOR ORDER BY/i.test(l)) }).toEqual({ entity: p.entity, sorts: [] })
+      }
+    }
+  })
+})
+
+test('the data is large enough for the plans to matter', async () => {
+  const { n } = (await cds.db.run(`SELECT count(*) AS n FROM btp_provisioning_ServiceKeys`))[0] as { n: number }
+  expect(n).toBeGreaterThanOrEqual(SIZES.keys)
+})
