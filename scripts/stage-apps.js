@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /*
- * Stages the Fiori apps' static files into the server's build output, after `cds build --production`:
- *   app/<app>/webapp/**  ->  gen/srv/app/<app>/**   (the path cds-plugin-ui5 serves them at locally)
- *   app/shared/**, app/*.html  ->  gen/srv/app/...
- * In production the CAP server serves gen/srv/app statically, behind the approuter (app/router/xs-app.json).
- * CDS sources, the approuter and package/tooling files are not copied.
+ * Completes the server's build output after `cds build --production`:
+ * 1. Stages the Fiori apps' static files:
+ *      app/<app>/webapp/**  ->  gen/srv/app/<app>/**   (the path cds-plugin-ui5 serves them at locally)
+ *      app/shared/**, app/*.html  ->  gen/srv/app/...
+ *    In production the CAP server serves gen/srv/app statically, behind the approuter (app/router/xs-app.json).
+ *    CDS sources, the approuter and package/tooling files are not copied.
+ * 2. Leaves gen/srv/package.json with production dependencies only and prunes gen/srv/package-lock.json to
+ *    match (the versions of what stays are those of the project's lockfile): `npm ci` on Cloud Foundry then
+ *    installs no build or test tooling, not even what a production package names as an optional peer
+ *    (@cap-js/postgres -> @sap/cds-dk).
  */
 const fs = require('node:fs')
 const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 
 const root = path.resolve(__dirname, '..')
 const from = path.join(root, 'app')
@@ -33,3 +39,13 @@ for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
   else if (fs.readdirSync(src).some(f => !f.endsWith('.cds'))) copy(src, path.join(to, entry.name))
 }
 console.log(`staged ${copied} app folder(s) and page(s) into ${path.relative(root, to)}`)
+
+const srv = path.join(root, 'gen', 'srv')
+const pkgFile = path.join(srv, 'package.json')
+const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'))
+const dropped = Object.keys(pkg.devDependencies ?? {}).length
+delete pkg.devDependencies
+fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n')
+if (fs.existsSync(path.join(srv, 'package-lock.json')))
+  execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: srv, stdio: ['ignore', 'ignore', 'inherit'] })
+console.log(`gen/srv/package.json: ${Object.keys(pkg.dependencies ?? {}).length} production dependencies, ${dropped} development dependencies dropped; lockfile pruned`)

@@ -103,6 +103,26 @@ describe('cds build --production, as mta.yaml runs it', () => {
     expect(JSON.parse(out.toString())).toEqual({ db: 'hana', auth: 'xsuaa' })
   })
 
+  test('gen/srv/package.json: production dependencies only, pinned to Node 22; its lockfile holds no development package', () => {
+    const pkg = JSON.parse(fs.readFileSync(built('gen/srv/package.json'), 'utf8'))
+    expect(pkg.devDependencies).toBeUndefined()
+    expect(pkg.engines).toEqual({ node: '22' })
+    expect(Object.keys(pkg.dependencies)).not.toContain('@cap-js/sqlite')
+    const lock = JSON.parse(fs.readFileSync(built('gen/srv/package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }
+    const names = Object.keys(lock.packages)
+    for (const dev of ['@sap/cds-dk', '@cap-js/sqlite', 'better-sqlite3', 'jest', 'typescript']) expect(names).not.toContain(`node_modules/${dev}`)
+    // the same versions as the project's lockfile
+    const root = json('package-lock.json') as { packages: Record<string, { version?: string }> }
+    for (const name of names.filter(Boolean)) expect({ name, version: lock.packages[name].version }).toEqual({ name, version: root.packages[name]?.version })
+  })
+
+  test('the emulator and the sample data stay out of the build', () => {
+    expect(fs.existsSync(built('gen/srv/emulator'))).toBe(false)
+    const data = (fs.readdirSync(built('gen/db/src'), { recursive: true }) as string[]).filter(f => /\.(csv|hdbtabledata)$/.test(f)).map(f => path.basename(f))
+    expect(data).toEqual(expect.arrayContaining(['btp.provisioning-Templates.csv', 'btp.provisioning-LifecycleStates.csv']))
+    expect(data.filter(f => /Subaccounts|ServiceOfferings|ServicePlans/.test(f))).toEqual([])
+  })
+
   test('gen/db: HDI artifacts and the deployer', () => {
     const files = fs.readdirSync(built('gen/db/src/gen'))
     expect(files).toEqual(expect.arrayContaining(['btp.provisioning.ServiceInstances.hdbtable', 'btp.provisioning.ServiceKeys.hdbtable']))
@@ -154,13 +174,67 @@ describe('mta.yaml', () => {
     const dest = module('approuter.nodejs').requires!.find(r => r.group === 'destinations')!
     expect(dest.properties).toMatchObject({ forwardAuthToken: true, url: '~{srv-url}' })
     const xsApp = json('app/router/xs-app.json') as { routes: { destination?: string }[] }
-    expect(new Set(xsApp.routes.map(r => r.destination))).toEqual(new Set([dest.properties!.name, 'ui5']))
+    expect(new Set(xsApp.routes.filter(r => r.destination).map(r => r.destination))).toEqual(new Set([dest.properties!.name, 'ui5']))
   })
 
   test('the approuter reaches the SAPUI5 CDN as destination ui5, without the user\'s token', () => {
     const ui5 = module('approuter.nodejs').requires!.find(r => r.group === 'destinations' && r.properties?.name === 'ui5')!
     expect(ui5.properties).toMatchObject({ forwardAuthToken: false, url: '~{url}' })
     expect(resources.get(ui5.name)?.properties).toEqual({ url: 'https://ui5.sap.com' })
+  })
+
+  test('the server starts after the HDI deployer, with NODE_ENV=production', () => {
+    const srv = module('nodejs') as MtaModule & { 'deployed-after'?: string[]; properties?: Record<string, unknown> }
+    expect(srv['deployed-after']).toEqual([module('hdb').name])
+    expect(srv.properties).toMatchObject({ NODE_ENV: 'production' })
+  })
+
+  test('the server is bound to the audit log and to SAP Event Mesh, whose topic rules cover what it publishes', () => {
+    const bound = new Map((module('nodejs').requires ?? []).map(r => [resources.get(r.name)?.parameters?.service, resources.get(r.name)]))
+    expect(bound.get('auditlog')?.parameters).toMatchObject({ 'service-plan': 'oauth2' })
+    const em = bound.get('enterprise-messaging')!
+    expect(em.parameters).toMatchObject({ 'service-plan': 'default', path: './event-mesh.json', config: { emname: expect.stringContaining('${space}') } })
+    const descriptor = json(em.parameters!.path!) as { namespace: string; rules: { topicRules: { publishFilter: string[] } } }
+    expect(descriptor.namespace.split('/')).toHaveLength(3)
+    expect(descriptor.rules.topicRules.publishFilter).toContain('${namespace}/*')
+    // what CAP publishes in production: <namespace>/btp.provisioning.<Event>
+    const messaging = (json('package.json') as { cds: { requires: { messaging: Record<string, { kind?: string; publishPrefix?: string }> } } }).cds.requires.messaging['[production]']
+    expect(messaging).toEqual({ kind: 'enterprise-messaging-shared', publishPrefix: '$namespace/' })
+  })
+})
+
+describe('the production profile', () => {
+  let requires: Record<string, { kind?: string; impl?: string; vcap?: { label?: string } } | false | null>
+
+  beforeAll(() => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' }
+    for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
+    const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require("@sap/cds").env.requires))'], { cwd: ROOT, env })
+    requires = JSON.parse(out.toString())
+  })
+
+  test('every service CAP connects to has a kind and an implementation that loads', () => {
+    const services = Object.entries(requires).filter(([name, cfg]) => cfg && typeof cfg === 'object' && !['kinds', 'middlewares'].includes(name))
+    expect(services.map(([name]) => name)).toEqual(expect.arrayContaining(['db', 'auth', 'messaging', 'audit-log', 'queue', 'service-manager']))
+    for (const [name, cfg] of services) {
+      const c = cfg as { kind?: string; impl?: string }
+      expect({ name, kindOrImpl: typeof (c.kind ?? c.impl) }).toEqual({ name, kindOrImpl: 'string' })
+      if (!c.impl) continue
+      const impl = c.impl.startsWith('srv/') ? path.join(ROOT, c.impl) : c.impl
+      expect({ name, loads: (() => { try { return !!require.resolve(impl, { paths: [ROOT] }) } catch { return false } })() }).toEqual({ name, loads: true })
+    }
+  })
+
+  test('HANA, XSUAA, the SAP Audit Log service, SAP Event Mesh and SM through destinations, each from its binding', () => {
+    const kinds = Object.fromEntries(['db', 'auth', 'audit-log', 'messaging', 'service-manager'].map(n => [n, (requires[n] as { kind: string }).kind]))
+    expect(kinds).toEqual({ db: 'hana', auth: 'xsuaa', 'audit-log': 'audit-log-to-restv2', messaging: 'enterprise-messaging-amqp', 'service-manager': 'destination' })
+    expect((requires.messaging as { vcap: { label: string } }).vcap.label).toBe('enterprise-messaging')
+    expect((requires['audit-log'] as { vcap: { label: string } }).vcap.label).toBe('auditlog')
+  })
+
+  test('no mocked users and no sample data', () => {
+    expect(JSON.stringify(requires.auth)).not.toMatch(/"users"/)
+    expect((requires.db as { data?: string[] }).data ?? []).not.toContain('test/data')
   })
 })
 
@@ -286,5 +360,37 @@ describe('app/router', () => {
     expect(headers['X-Frame-Options']).toBe('SAMEORIGIN')
     expect(headers['X-Content-Type-Options']).toBe('nosniff')
     expect(headers['Strict-Transport-Security']).toMatch(/max-age=\d+/)
+  })
+
+  test('a reproducible approuter: exact versions, a committed lockfile, Node 22', () => {
+    const pkg = json('app/router/package.json') as { dependencies: Record<string, string>; engines: { node: string } }
+    const lock = json('app/router/package-lock.json') as { lockfileVersion: number; packages: Record<string, { version: string }> }
+    for (const [name, version] of Object.entries(pkg.dependencies)) {
+      expect({ name, version }).toEqual({ name, version: expect.stringMatching(/^\d+\.\d+\.\d+$/) })
+      expect(lock.packages[`node_modules/${name}`]?.version).toBe(version)
+    }
+    expect(lock.lockfileVersion).toBe(3)
+    expect(pkg.engines.node).toMatch(/\^22/)
+  })
+
+  test('logout: POST only with a CSRF token, ending on a public page the approuter serves itself', () => {
+    const logout = (xsApp as unknown as { logout: { logoutEndpoint: string; logoutMethod: string; csrfProtection?: boolean; logoutPage: string } }).logout
+    expect(logout).toMatchObject({ logoutEndpoint: '/do/logout', logoutMethod: 'POST' })
+    expect(logout.csrfProtection).not.toBe(false)
+    const page = routeFor(logout.logoutPage) as { authenticationType: string; localDir?: string; destination?: string }
+    expect(page).toMatchObject({ authenticationType: 'none', localDir: 'resources' })
+    expect(page.destination).toBeUndefined()
+    expect(read(`app/router/resources${logout.logoutPage}`)).toContain('logged out')
+    // nothing else is public but the SAPUI5 runtime
+    expect(xsApp.routes.filter(r => r.authenticationType === 'none').map(r => r.source).sort()).toEqual([routeFor(logout.logoutPage)!.source, routeFor('/ui5/resources/x.js')!.source].sort())
+  })
+
+  test('the entry page offers a logout, which posts to the logout endpoint', () => {
+    const index = read('app/index.html')
+    expect(index).toMatch(/<button[^>]*data-logout/)
+    expect(index).toContain('src="shared/Logout.js"')
+    const script = read('app/shared/Logout.js')
+    expect(script).toContain('"/do/logout"')
+    expect(script).toMatch(/method: "POST"/)
   })
 })

@@ -54,7 +54,8 @@ export async function auditOrRefuse(req: Request, event: string, data: object): 
   try {
     await writeAuditRecord(event, data)
   } catch (e) {
-    if (e instanceof AuditLogUnavailable) return void req.reject({ status: 503, message: 'AUDIT_LOG_UNAVAILABLE' })
+    // $sanitize: false keeps the code in production, where CAP replaces 5xx errors by a generic one
+    if (e instanceof AuditLogUnavailable) return void req.reject({ status: 503, message: 'AUDIT_LOG_UNAVAILABLE', $sanitize: false } as { status: number; message: string })
     throw e
   }
 }
@@ -131,7 +132,7 @@ export function auditRefusedCredentialReads(service: Service) {
 export function auditRefusedCredentialRequests(app: Express) {
   app.use((req: HttpRequest, res: HttpResponse & { [LOGGED]?: boolean }, next: NextFunction) => {
     const action = /\/(revealCredentials|downloadCredentials)(?:\(|\?|$)/.exec(req.path)?.[1]
-    if (action && req.method === 'POST')
+    if (action)
       res.on('finish', () => {
         if (!REFUSED.has(res.statusCode) || res[LOGGED] || res.statusCode === 404) return
         logRefusal({ action, status: res.statusCode, key: /\(([^)]{1,100})\)/.exec(req.path)?.[1], ip: req.ip })
@@ -182,7 +183,8 @@ export async function auditHealth(): Promise<AuditHealth> {
   if (deadLetters > reported) {
     reported = deadLetters
     LOG.error(`Audit log degraded: ${deadLetters} audit message(s) could not be delivered and were given up`)
-    await announce('AuditLogDegraded', { deadLetters, detectedAt: new Date().toISOString() }).catch(e =>
+    // raised by the app itself, not by whoever asked /health
+    await cds.tx({ user: new cds.User.Privileged() }, () => announce('AuditLogDegraded', { deadLetters, detectedAt: new Date().toISOString() })).catch(e =>
       LOG.error('Could not raise AuditLogDegraded', e instanceof Error ? e.message : e)
     )
   } else if (deadLetters < reported) reported = deadLetters
