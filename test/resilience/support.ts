@@ -202,7 +202,7 @@ export class EmulatorProcess {
 
   static async start(
     name = 'emulator',
-    opts: { operationMs?: number; latencyMs?: number; rateLimit?: Record<string, number> } = {}
+    opts: { operationMs?: number; operationMaxMs?: number; latencyMs?: number; rateLimit?: Record<string, number> } = {}
   ): Promise<EmulatorProcess> {
     const { proc, match } = await spawnUntil(
       name,
@@ -212,6 +212,7 @@ export class EmulatorProcess {
         PORT: '0',
         EMULATOR_ADMIN: '1',
         EMULATOR_OPERATION_MS: String(opts.operationMs ?? 0),
+        ...(opts.operationMaxMs ? { EMULATOR_OPERATION_MAX_MS: String(opts.operationMaxMs) } : {}),
         EMULATOR_LATENCY_MS: String(opts.latencyMs ?? 0),
         ...(opts.rateLimit ? { EMULATOR_RATE_LIMIT: JSON.stringify(opts.rateLimit) } : {})
       },
