@@ -1,6 +1,6 @@
 /**
- * Several app instances on one database: two app processes on one PostgreSQL database (the queue's database
- * locking is what keeps them from running the same step twice) and one shared standalone emulator.
+ * Several app instances on one database: two app processes on one PostgreSQL database (the reconciler's leases
+ * on each object keep them from running the same step twice) and one shared standalone emulator.
  * 200 concurrent creates spread over both; every record must end Ready with exactly one SM instance, no
  * POST may be sent twice for one record, and both processes must have done part of the work.
  *
@@ -151,9 +151,9 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(ops.data.value).toHaveLength(COUNT)
     expect(ops.data.value.filter((o: any) => o.state_code !== 'succeeded' || o.attempts !== 0)).toEqual([])
 
-    // the queue is at rest: no step left behind, none that failed and waits for another attempt
+    // at rest: nothing due, no lease held, every generation concluded
     const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', DATABASE, '-qAt', '-c',
-      `select count(*) from cds_outbox_messages where msg like '%"event":"run"%'`])
+      `select count(*) from btp_provisioning_ServiceInstances where reconcileAt is not null or leaseOwner is not null or generation <> observedGeneration`])
     expect(left.trim()).toBe('0')
 
     const handedOver = [...pollersPerOp.values()].filter(s => s.size > 1).length
