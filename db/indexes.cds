@@ -3,14 +3,15 @@ using {btp.provisioning as db} from './schema';
 /*
  * Indexes: what the Fiori apps sort and filter their lists by, the foreign keys (joins, $expand, and the
  * `Subaccount` restriction's paths key -> instance -> subaccount), and what background duties look rows up by.
- * `@indexes` lists them per entity: a name and its columns (`-` in front: descending).
+ * `@indexes` lists them per entity: a name and its columns (`-` in front: descending). A list's sort column is
+ * followed by the key: CAP adds it to every paged ORDER BY as the tie-break.
  * SQLite and PostgreSQL: created by db/init.js when the schema is deployed. HANA: db/src/*.hdbindex, written
  * from these annotations by `npm run indexes:hana` (test/indexes.test.ts checks that they match).
  */
 
 annotate db.Subaccounts with @indexes: [
   // the Subaccounts app sorts by display name; every restriction ends at the GUID
-  {name: 'displayName', columns: ['displayName']},
+  {name: 'displayName', columns: ['displayName', 'ID']},
   {name: 'subaccountId', columns: ['subaccountId']}
 ];
 
@@ -23,7 +24,7 @@ annotate db.ServicePlans with @indexes: [
 
 annotate db.ServiceInstances with @indexes: [
   // the Service Instances app: newest first
-  {name: 'modifiedAt', columns: ['-modifiedAt']},
+  {name: 'modifiedAt', columns: ['-modifiedAt', 'ID']},
   {name: 'subaccount', columns: ['subaccount_ID', 'name']},
   {name: 'plan', columns: ['plan_ID']},
   {name: 'offering', columns: ['offering_ID']},
@@ -33,7 +34,7 @@ annotate db.ServiceInstances with @indexes: [
 
 annotate db.ServiceKeys with @indexes: [
   // the Service Keys app: newest first
-  {name: 'modifiedAt', columns: ['-modifiedAt']},
+  {name: 'modifiedAt', columns: ['-modifiedAt', 'ID']},
   {name: 'instance', columns: ['instance_ID']},
   {name: 'certificate', columns: ['certificate_ID']},
   {name: 'rotatedFrom', columns: ['rotatedFrom_ID']},
@@ -43,7 +44,7 @@ annotate db.ServiceKeys with @indexes: [
 
 annotate db.Certificates with @indexes: [
   // the Certificates app: soonest end of validity first
-  {name: 'notAfter', columns: ['notAfter']}
+  {name: 'notAfter', columns: ['notAfter', 'ID']}
 ];
 
 annotate db.Registrations with @indexes: [

@@ -34,10 +34,15 @@ function declaredIndexes(csn) {
   return result
 }
 
-/** CREATE INDEX statements for SQLite and PostgreSQL. */
-function indexStatements(csn) {
+/**
+ * CREATE INDEX statements for SQLite and PostgreSQL. Nulls come first in ascending and last in descending
+ * order, as SQLite and HANA sort them and as CAP asks PostgreSQL to (ORDER BY ... NULLS FIRST/LAST): only an
+ * index with the same order serves the ORDER BY.
+ */
+function indexStatements(csn, kind = 'sqlite') {
+  const nulls = c => (kind === 'postgres' ? (c.descending ? ' NULLS LAST' : ' NULLS FIRST') : '')
   return declaredIndexes(csn).map(
-    ix => `CREATE INDEX IF NOT EXISTS ${ix.name} ON ${ix.table} (${ix.columns.map(c => c.name + (c.descending ? ' DESC' : '')).join(', ')})`
+    ix => `CREATE INDEX IF NOT EXISTS ${ix.name} ON ${ix.table} (${ix.columns.map(c => c.name + (c.descending ? ' DESC' : '') + nulls(c)).join(', ')})`
   )
 }
 
@@ -55,7 +60,7 @@ function hanaIndexes(csn) {
 async function createIndexes(tx, csn) {
   const kind = tx.options?.kind ?? cds.db?.options?.kind
   if (kind !== 'sqlite' && kind !== 'better-sqlite' && kind !== 'postgres') return
-  for (const sql of indexStatements(csn)) await tx.run(sql)
+  for (const sql of indexStatements(csn, kind === 'postgres' ? 'postgres' : 'sqlite')) await tx.run(sql)
 }
 
 module.exports = createIndexes

@@ -103,7 +103,7 @@ export function indexUsed(dialect: Dialect, entity: string, lines: string[]): st
   const prefix = table(entity).toLowerCase() + '_'
   for (const line of lines) {
     const l = line.toLowerCase()
-    const m = dialect === 'sqlite' ? /(?:scan|search) \S+ using (?:covering )?index (\S+)/.exec(l) : /index (?:only )?scan(?: backward)? using (\S+)/.exec(l)
+    const m = dialect === 'sqlite' ? /(?:scan|search) \S+ using (?:covering )?index (\S+)/.exec(l) : /index (?:only )?scan(?: backward)? (?:using|on) (\S+)/.exec(l)
     if (m && m[1].startsWith(prefix)) return m[1]
   }
   return undefined

@@ -1,0 +1,235 @@
+import cds from '@sap/cds'
+import path from 'node:path'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import type { AxiosResponse } from 'axios'
+import { embeddedEmulator } from '../srv/service-manager/kinds'
+import { makeLeaf } from './fixtures/pki'
+import { API, PLANS, SUB1, SUB2, settle, stateIs, waitFor, type Client } from './helpers'
+import { fill, listPlans } from './list-plans'
+
+/**
+ * The Subaccount attribute on PostgreSQL: the users of the security matrix limited to some subaccounts
+ * (test/security.test.ts runs the whole matrix on SQLite), reading, creating, deleting and calling actions
+ * inside and outside their reach; $expand and $filter across scoped entities; and each Fiori app's default
+ * list request read through an index (EXPLAIN). PostgreSQL comes from scripts/ensure-postgres.sh (a
+ * database of its own for this run, dropped at the end).
+ */
+
+const ROOT = path.join(__dirname, '..')
+const DATABASE = `skm_security_${process.pid}`
+const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  user: process.env.PGUSER ?? 'postgres',
+  database: DATABASE,
+  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
+}
+const GUID1 = '3f6f6a2e-8b1c-4d7a-9e2f-1a2b3c4d5e61'
+const GUID2 = '7c1d9e4b-2a3f-4b8c-8d5e-6f7a8b9c0d72'
+const run = promisify(execFile)
+let created = false
+
+jest.setTimeout(60_000)
+
+// declared before cds.test: the database exists and has its schema before the server connects to it
+beforeAll(async () => {
+  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], { timeout: 10 * 60_000 })
+  created = true
+  const db = { kind: 'postgres', credentials: PG, data: ['db/data', 'test/data'] }
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
+  Object.assign(env, { NODE_ENV: 'test', CDS_CONFIG: JSON.stringify({ requires: { db } }) })
+  await run(process.execPath, [path.join(ROOT, 'node_modules/@sap/cds-dk/bin/cds.js'), 'deploy'], { cwd: ROOT, env, timeout: 120_000 })
+  const requires = cds.env.requires as unknown as Record<string, Record<string, unknown>>
+  requires.db = { ...requires.kinds.postgres, credentials: PG }
+}, 12 * 60_000)
+afterAll(() => settle(client('admin')))
+const app = cds.test(ROOT)
+afterAll(async () => {
+  if (created) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE], { timeout: 60_000 })
+}, 60_000)
+
+function client(user: string): Client {
+  const cfg = { validateStatus: () => true, auth: { username: user, password: user } }
+  return {
+    get: (url: string) => app.axios.get(url, cfg),
+    post: (url: string, body: unknown) => app.axios.post(url, body, cfg),
+    patch: (url: string, body: unknown) => app.axios.patch(url, body, cfg),
+    delete: (url: string) => app.axios.delete(url, cfg)
+  }
+}
+
+// ---- the rules (as in test/security.test.ts), for the users limited to subaccounts -------------------------
+
+type Role = 'Viewer' | 'Provisioner' | 'CredentialReader' | 'Administrator'
+type Set = 'Subaccounts' | 'ServiceOfferings' | 'ServicePlans' | 'ServiceInstances' | 'ServiceKeys' | 'Operations'
+type Where = 'in' | 'out'
+/** the limited mocked users of .cdsrc.json, and the subaccounts (1, 2) they reach */
+const USERS: Record<string, { roles: Role[]; reach: (1 | 2)[] }> = {
+  'admin-eu10': { roles: ['Administrator', 'Provisioner', 'CredentialReader', 'Viewer'], reach: [1] },
+  'administrator-eu10': { roles: ['Administrator'], reach: [1] },
+  'provisioner-eu10': { roles: ['Provisioner', 'Viewer'], reach: [1] },
+  'reader-eu10': { roles: ['CredentialReader', 'Viewer'], reach: [1] },
+  'viewer-eu10': { roles: ['Viewer'], reach: [1] },
+  'provisioner-eu20': { roles: ['Provisioner', 'Viewer'], reach: [2] },
+  'viewer-acme': { roles: ['Viewer'], reach: [1, 2] }
+}
+const SETS: Set[] = ['Subaccounts', 'ServiceOfferings', 'ServicePlans', 'ServiceInstances', 'ServiceKeys', 'Operations']
+const WRITER: Partial<Record<Set, Role>> = { Subaccounts: 'Administrator', ServiceInstances: 'Provisioner', ServiceKeys: 'Provisioner' }
+/** 'in': a row of subaccount 1, 'out': of subaccount 2 */
+const reaches = (user: string, where: Where) => USERS[user].reach.includes(where === 'in' ? 1 : 2)
+const readStatus = (user: string, where: Where) => (reaches(user, where) ? 200 : 404)
+function writeStatus(user: string, set: Set, where: Where, success: number) {
+  const writer = WRITER[set]
+  if (!writer) return 405
+  if (!USERS[user].roles.includes(writer)) return 403
+  return reaches(user, where) ? success : 403
+}
+
+const rows = {} as Record<Set, Record<Where, string>>
+let seq = 0
+const unique = (prefix: string) => `${prefix}-${++seq}`
+
+async function createdId(res: AxiosResponse): Promise<string> {
+  expect({ status: res.status, error: res.data?.error }).toEqual({ status: 201, error: undefined })
+  return res.data.ID
+}
+
+async function readyInstance(subaccount_ID: string, plan_ID: string) {
+  const res = await client('admin').post(`${API}/ServiceInstances`, { subaccount_ID, plan_ID, name: unique('pg-fixture') })
+  return (await waitFor(client('admin'), `${API}/ServiceInstances(${await createdId(res)})`, stateIs('Ready'))).ID as string
+}
+
+async function readyKey(instance_ID: string, extra: Record<string, unknown> = {}) {
+  const res = await client('admin').post(`${API}/ServiceKeys`, { instance_ID, name: unique('pg-key'), ...extra })
+  return (await waitFor(client('admin'), `${API}/ServiceKeys(${await createdId(res)})`, stateIs('Ready', 'Failed'))).ID as string
+}
+
+async function firstId(url: string): Promise<string> {
+  const res = await client('admin').get(url)
+  expect(res.status).toBe(200)
+  return res.data.value[0].ID
+}
+
+beforeAll(async () => {
+  expect(cds.db.options.kind).toBe('postgres')
+  await embeddedEmulator()
+  const [inst1, inst2] = await Promise.all([readyInstance(SUB1, PLANS.sub1.xsuaaApplication), readyInstance(SUB2, PLANS.sub2.xsuaaApplication)])
+  const [key1, key2] = await Promise.all([readyKey(inst1), readyKey(inst2)])
+  rows.Subaccounts = { in: SUB1, out: SUB2 }
+  rows.ServiceInstances = { in: inst1, out: inst2 }
+  rows.ServiceKeys = { in: key1, out: key2 }
+  rows.ServicePlans = { in: PLANS.sub1.xsuaaApplication, out: PLANS.sub2.xsuaaApplication }
+  rows.ServiceOfferings = {
+    in: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB1}`),
+    out: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB2}`)
+  }
+  rows.Operations = {
+    in: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB1}`),
+    out: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB2}`)
+  }
+}, 120_000)
+
+const cases = <T>(make: (user: string, set: Set, where: Where) => T) =>
+  Object.keys(USERS).flatMap(user => SETS.flatMap(set => (['in', 'out'] as const).map(where => make(user, set, where))))
+
+describe('PostgreSQL: READ', () => {
+  test.each(cases((user, set, where) => ({ user, set, where, status: readStatus(user, where) })))('$user reads $set ($where) -> $status', async ({ user, set, where, status }) => {
+    const id = rows[set][where]
+    const single = await client(user).get(`${API}/${set}(${id})`)
+    expect({ status: single.status, ID: status === 200 ? single.data.ID : undefined }).toEqual({ status, ID: status === 200 ? id : undefined })
+    const list = await client(user).get(`${API}/${set}?$select=ID&$top=1000&$count=true`)
+    expect(list.status).toBe(200)
+    expect(list.data.value.map((r: { ID: string }) => r.ID).includes(id)).toBe(status === 200)
+  })
+})
+
+describe('PostgreSQL: CREATE and DELETE', () => {
+  const body = (set: Set, where: Where): Record<string, unknown> | undefined =>
+    set === 'ServiceInstances'
+      ? where === 'in'
+        ? { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: unique('pg') }
+        : { subaccount_ID: SUB2, plan_ID: PLANS.sub2.xsuaaApplication, name: unique('pg') }
+      : set === 'ServiceKeys'
+        ? { instance_ID: rows.ServiceInstances[where], name: unique('pg-key') }
+        : set === 'Subaccounts'
+          ? { displayName: unique('PG test'), subaccountId: where === 'in' ? GUID1 : cds.utils.uuid() }
+          : undefined
+  const writable = cases((user, set, where) => ({ user, set, where })).filter(c => WRITER[c.set])
+
+  test.each(writable.map(c => ({ ...c, status: writeStatus(c.user, c.set, c.where, 201) })))('$user creates in $set ($where) -> $status', async ({ user, set, where, status }) => {
+    const res = await client(user).post(`${API}/${set}`, body(set, where))
+    expect({ status: res.status, error: status === 201 ? res.data.error : undefined }).toEqual({ status, error: undefined })
+  })
+
+  test.each(writable.map(c => ({ ...c, status: writeStatus(c.user, c.set, c.where, 204) })))('$user deletes from $set ($where) -> $status', async ({ user, set, where, status }) => {
+    // a row of its own where the delete is expected to succeed, the shared one otherwise
+    const id = status === 204 ? await createdId(await client('admin').post(`${API}/${set}`, body(set, where))) : rows[set][where]
+    const res = await client(user).delete(`${API}/${set}(${id})`)
+    expect(res.status).toBe(status)
+    if (status !== 204) expect((await client('admin').get(`${API}/${set}(${id})`)).status).toBe(200)
+  })
+
+  test.each([
+    ['provisioner-eu10', 'in', 200],
+    ['provisioner-eu10', 'out', 403],
+    ['provisioner-eu20', 'out', 200],
+    ['viewer-acme', 'in', 403]
+  ] as const)('%s refreshes a key (%s) -> %s', async (user, where, status) => {
+    expect((await client(user).post(`${API}/ServiceKeys(${rows.ServiceKeys[where]})/refresh`, {})).status).toBe(status)
+  })
+})
+
+describe('PostgreSQL: $expand and $filter across scoped entities', () => {
+  test('$top and $count inside $expand count only rows within reach', async () => {
+    const res = await client('viewer-eu10').get(`${API}/Subaccounts?$select=subaccountId&$expand=instances($select=name;$top=1000;$count=true)`)
+    expect(res.status).toBe(200)
+    expect([...new Set(res.data.value.map((s: { subaccountId: string }) => s.subaccountId))]).toEqual([GUID1])
+    const instances = (res.data.value as { instances: { ID: string }[]; 'instances@odata.count': number }[]).flatMap(s => s.instances.map(i => i.ID))
+    expect(instances).toContain(rows.ServiceInstances.in)
+    expect(instances).not.toContain(rows.ServiceInstances.out)
+    for (const s of res.data.value) expect(s['instances@odata.count']).toBe(s.instances.length)
+  })
+
+  test('a certificate\'s keys: $expand, $count and $filter=keys/any(...) see only keys within reach', async () => {
+    const cert = await makeLeaf(null, { cn: 'PG Security Test', key: 'EC', eku: ['clientAuth'] })
+    const certId = await createdId(await client('admin').post(`${API}/Certificates`, { name: unique('pg-cert'), pem: cert.certPem }))
+    const x509 = { credentialType: 'x509', certificate_ID: certId }
+    const inReach = await readyKey(rows.ServiceInstances.in, x509)
+    const outOfReach = await readyKey(rows.ServiceInstances.out, x509)
+    const outName = (await client('admin').get(`${API}/ServiceKeys(${outOfReach})`)).data.name
+
+    const expanded = await client('viewer-eu10').get(`${API}/Certificates(${certId})?$expand=keys($select=name;$count=true;$top=10)`)
+    expect(expanded.data.keys.map((k: { ID: string }) => k.ID)).toEqual([inReach])
+    expect(expanded.data['keys@odata.count']).toBe(1)
+    const all = await client('viewer').get(`${API}/Certificates(${certId})?$expand=keys($select=name;$count=true)`)
+    expect(all.data['keys@odata.count']).toBe(2)
+
+    const filter = `$filter=${encodeURIComponent(`keys/any(k:k/name eq '${outName}')`)}&$select=ID`
+    expect((await client('viewer-eu10').get(`${API}/Certificates?${filter}`)).data.value).toEqual([])
+    expect((await client('viewer').get(`${API}/Certificates?${filter}`)).data.value.map((c: { ID: string }) => c.ID)).toEqual([certId])
+    void inReach
+  })
+})
+
+/** the index named after each list's sort column (db/indexes.cds) */
+const SORTED_BY: Record<string, string> = { Subaccounts: 'displayName', ServiceInstances: 'modifiedAt', ServiceKeys: 'modifiedAt', Certificates: 'notAfter' }
+
+describe('PostgreSQL: default list requests read through an index', () => {
+  beforeAll(() => fill('postgres'), 60_000)
+  test.each(['admin', 'viewer-acme'])('as %s', async user => {
+    for (const p of await listPlans('postgres', client(user).get)) {
+      expect({ entity: p.entity, status: p.status }).toEqual({ entity: p.entity, status: 200 })
+      expect(p.rows).toBeGreaterThan(0)
+      expect({ entity: p.entity, index: p.index, plan: p.plan }).toEqual({ entity: p.entity, index: expect.stringMatching(/^btp_provisioning_/), plan: p.plan })
+      expect(p.plan.filter(l => /Seq Scan on btp_provisioning_/i.test(l))).toEqual([])
+      // the admin's lists come in the order of the sort column's index: no sort
+      if (user === 'admin') {
+        expect({ entity: p.entity, index: p.index }).toEqual({ entity: p.entity, index: `btp_provisioning_${p.entity}_${SORTED_BY[p.entity]}`.toLowerCase() })
+        expect({ entity: p.entity, sorts: p.plan.filter(l => /\bSort\b/.test(l)) }).toEqual({ entity: p.entity, sorts: [] })
+      }
+    }
+  })
+})
