@@ -31,8 +31,26 @@ test(`${COUNT} random interleavings of every pair of user requests end as the la
   const runs = plan(COUNT, SEED, 1200).map((p, n) => new Interleaving(`race${n}`, p.pair, p.offsets, api))
   expect(new Set(runs.map(r => r.pair.join('/'))).size).toBe(Math.min(COUNT, PAIRS.length))
 
+  // while it runs: no object is transitional without a live lease or a scheduled attempt
+  const strandedSeen: string[] = []
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      const now = new Date().toISOString()
+      for (const entity of ['btp.provisioning.ServiceInstances', 'btp.provisioning.ServiceKeys']) {
+        const rows = await SELECT.from(entity)
+          .columns('ID', 'state_code', 'generation', 'observedGeneration')
+          .where`(state_code in ('Creating', 'Deleting') or generation <> observedGeneration) and reconcileAt is null and (leaseUntil is null or leaseUntil < ${now})`
+        strandedSeen.push(...rows.map((r: { ID: string; state_code: string }) => `${entity} ${r.ID} ${r.state_code}`))
+      }
+      await new Promise(r => setTimeout(r, 250))
+    }
+  })()
   expect(await runAll(runs, 25)).toEqual([])
   const settleMs = await settled(api, 180_000)
+  sampling = false
+  await sampler
+  expect(strandedSeen).toEqual([])
 
   const emu = await embeddedEmulator<Emulator>()
   const record = (o: { id: string; labels?: Record<string, string[]> }) => ({ id: o.id, record: o.labels?.skm_id?.[0] })
