@@ -182,6 +182,35 @@ describe('a process killed in the middle of a step resumes after a restart on th
     expect(await calls(c => c.method === 'POST' && c.path === BINDINGS && c.body?.name === 'crash-key')).toHaveLength(1)
   })
 
+  test('a rotation killed after SM created the successor, before its answer: resumed, handed over, old key retired', async () => {
+    const inst = await provision('crash-rotation-instance')
+    await restart({ ...PROVISIONING, rotationOverlap: '1s' })
+    const k = await app.post('/ServiceKeys', { instance_ID: inst.ID, name: 'crash-rotated' })
+    const old = await app.waitFor(`/ServiceKeys(${k.data.ID})`, stateIs('Ready', 'Failed'))
+    expect(old.state_code).toBe('Ready')
+    const reg = await app.post('/Registrations', { serviceKey_ID: old.ID, consumerType: 'cloud-alm-landscape', tenant: 'crash-tenant' })
+    expect(reg.status).toBe(201)
+
+    await emu.addFault({ method: 'POST', path: BINDINGS, delayResponseMs: 60_000 })
+    const rotated = await app.post(`/ServiceKeys(${old.ID})/rotate`, {})
+    expect(rotated.status).toBe(200)
+    const successorId = rotated.data.ID
+    await until(async () => (await emu.state({ calls: false })).bindings.some(b => recordOf(b) === successorId), 'the successor in SM')
+    await app.kill()
+    await emu.clearFaults()
+
+    await restart({ ...PROVISIONING, rotationOverlap: '1s' })
+    const successor = await app.waitFor(`/ServiceKeys(${successorId})`, stateIs('Ready', 'Failed'), 60_000)
+    expect(successor).toMatchObject({ state_code: 'Ready', verification_code: 'ok', lastError: null })
+    expect((await app.get(`/Registrations(${reg.data.ID})`)).data).toMatchObject({ serviceKey_ID: successorId, status: 'Active' })
+    const retired = await app.waitFor(`/ServiceKeys(${old.ID})`, stateIs('Deleted', 'Failed'), 30_000)
+    expect(retired.state_code).toBe('Deleted')
+    const bindings = (await emu.state({ calls: false })).bindings
+    expect(bindings.filter(b => recordOf(b) === successorId)).toHaveLength(1)
+    expect(bindings.filter(b => recordOf(b) === old.ID)).toHaveLength(0)
+    await restart()
+  })
+
   test('a delete killed while its SM call is in flight ends Deleted, nothing left in SM', async () => {
     const inst = await provision('crash-delete-call')
     // SM accepts the delete and works on it for a while; its answer never reaches the killed process
