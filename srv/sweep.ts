@@ -126,8 +126,7 @@ export async function adoptFinding(finding: Row, req: Request) {
       labels: JSON.stringify(Orchestrator.labelsFor(ID)),
       lastError: remote.ready ? null : 'Adopted while not ready in Service Manager'
     }
-    if (await SELECT.one.from(ServiceInstances, ID)) await UPDATE(ServiceInstances, ID).with(row)
-    else await INSERT.into(ServiceInstances).entries({ ID, ...row })
+    await saveAdopted(ServiceInstances, ID, row)
     const instanceOps = labelOps(remote.labels, ID)
     if (instanceOps.length) await sm.updateInstanceLabels(remote.id, instanceOps)
     return UPDATE(Findings, finding.ID).with({ status: 'adopted', instance_ID: ID })
@@ -145,11 +144,22 @@ export async function adoptFinding(finding: Row, req: Request) {
     state_code: remote.ready === false ? 'Failed' : 'Ready',
     ...credentialMetadataColumns((remote.credentials ?? {}) as Record<string, unknown>)
   }
-  if (await SELECT.one.from(ServiceKeys, ID)) await UPDATE(ServiceKeys, ID).with(row)
-  else await INSERT.into(ServiceKeys).entries({ ID, ...row })
+  await saveAdopted(ServiceKeys, ID, row)
   const bindingOps = labelOps(remote.labels, ID)
   if (bindingOps.length) await sm.updateBindingLabels(remote.id, bindingOps)
   return UPDATE(Findings, finding.ID).with({ status: 'adopted', serviceKey_ID: ID })
+}
+
+/**
+ * An adopted object is wanted as it is: a new generation, already concluded (nothing for the reconciler to do).
+ * A record that existed (e.g. Deleted, its object found again) gets the next generation.
+ */
+async function saveAdopted(entity: cds.entity, ID: string, row: Row) {
+  const existing = (await SELECT.one.from(entity, ID).columns('generation')) as { generation?: number } | undefined
+  const generation = (existing?.generation ?? 0) + 1
+  const data = { ...row, desired: 'present', generation, observedGeneration: generation, reconcileAt: null, smOperation: null, attempts: 0 }
+  if (existing) await UPDATE(entity, ID).with(data)
+  else await INSERT.into(entity).entries({ ID, ...data })
 }
 
 /** Label operations that make an object ours (record ID replaced if it carried another one). */
@@ -167,8 +177,10 @@ export async function removeFinding(finding: Row, req: Request) {
   const { ServiceInstances, ServiceKeys, Findings } = db()
   if (finding.status !== 'open') return req.reject({ status: 422, message: 'FINDING_CLOSED', args: [finding.status] })
   if (finding.category === 'vanished') {
-    if (finding.instance_ID) await UPDATE(ServiceInstances, finding.instance_ID).with({ state_code: 'Deleted', lastError: 'Gone from Service Manager' })
-    if (finding.serviceKey_ID) await UPDATE(ServiceKeys, finding.serviceKey_ID).with({ state_code: 'Deleted', lastError: 'Gone from Service Manager' })
+    // the record's object is gone: the record closes as Deleted, wanted no longer (nothing to reconcile)
+    const gone = { state_code: 'Deleted', desired: 'absent', observedGeneration: { ref: ['generation'] }, lastError: 'Gone from Service Manager', reconcileAt: null }
+    if (finding.instance_ID) await UPDATE(ServiceInstances, finding.instance_ID).with(gone)
+    if (finding.serviceKey_ID) await UPDATE(ServiceKeys, finding.serviceKey_ID).with(gone)
     return UPDATE(Findings, finding.ID).with({ status: 'removed' })
   }
   if (finding.category !== 'orphan' && finding.category !== 'unmanaged') return req.reject({ status: 422, message: 'FINDING_NOT_REMOVABLE', args: [finding.category] })
