@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- options]
  *
- *   --only provisioning|list   run one benchmark (default both)
+ *   --only provisioning|list|settle   run one benchmark (default all)
  *   provisioning (a):
  *   --pairs N          instance + key pairs (default 1000)
  *   --scale K          time K x faster: SM's limits per 60/K s, operations 1/K as long (default 10)
@@ -16,18 +16,23 @@
  *   --concurrency N    parallel clients (default 8)
  *   --seconds S        measuring time per service and round (default 10)
  *   --rounds N         alternating rounds per service (default 3)
+ *   settle after a crash (c):
+ *   --settle-pairs N   instance + key pairs in flight when the app is killed (default 40)
+ *   --settle-rounds N  kills per database (default 3)
  *
  * Prints the inputs, the figures and a summary of ratios; asserts nothing.
  */
 import { args, block, fmt, num } from './lib'
 import { APP_CHUNK_SIZE, provisioningBench, type ProvisioningResult } from './provisioning'
 import { listQueryBench, type ListQueryResult } from './list-query'
+import { settleBench, type SettleResult } from './settle'
 
 async function main() {
   const a = args()
   const only = a.only
   const provisioning: ProvisioningResult[] = []
   let list: ListQueryResult | undefined
+  let settle: SettleResult | undefined
 
   if (!only || only === 'provisioning') {
     const base = {
@@ -57,6 +62,8 @@ async function main() {
     })
   }
 
+  if (!only || only === 'settle') settle = await settleBench({ pairs: num(a, 'settle-pairs', 40), rounds: num(a, 'settle-rounds', 3) })
+
   const rows: Array<[string, string]> = []
   for (const p of provisioning) {
     rows.push([`provisioning (${p.label}): wall / ideal bound (goal <= 1.1)`, `${fmt(p.wallMs / p.idealSlidingMs)} (${fmt(p.wallMs / 1000, 1)} s / ${fmt(p.idealSlidingMs / 1000, 1)} s)`])
@@ -69,6 +76,11 @@ async function main() {
     rows.push(['list query: requests/s ours / bare', `${fmt(list.ours.rps, 1)} / ${fmt(list.bare.rps, 1)}`])
     rows.push(['list query: p99 latency ours / bare', `${fmt(list.ours.p99, 1)} / ${fmt(list.bare.p99, 1)} ms`])
     rows.push(['list query: server peak RSS', `${fmt(list.peakRssMiB, 0)} MiB`])
+  }
+  if (settle) {
+    const worst = (ms: number[]) => `${fmt(Math.max(...ms) / 1000, 1)} s (rounds: ${ms.map(m => fmt(m / 1000, 1)).join(', ')})`
+    rows.push([`settle after SIGKILL, SQLite restart, ${settle.objects} objects: worst (goal <= 15 s)`, worst(settle.sqliteMs)])
+    rows.push([`settle after SIGKILL, PostgreSQL takeover by the other instance: worst (goal <= 15 s)`, worst(settle.postgresMs)])
   }
   block('SUMMARY', rows)
 }
