@@ -131,6 +131,35 @@ describe('scopes and the Subaccount attribute from the token', () => {
     expect(await guids(bearer(await tokenFor(['Viewer'])))).toEqual({ status: 200, guids: [GUID1, GUID2] })
   })
 
+  test('Subaccount = [] (an empty list, as an identity provider may send it) grants no subaccount', async () => {
+    const viewer = bearer(await tokenFor(['Viewer', 'Provisioner'], []))
+    expect(await guids(viewer)).toEqual({ status: 200, guids: [] })
+    expect((await viewer.get(`${API}/Subaccounts(${SUB1})`)).status).toBe(404)
+    const instances = await viewer.get(`${API}/ServiceInstances?$select=ID&$count=true`)
+    expect({ status: instances.status, count: instances.data['@odata.count'] }).toEqual({ status: 200, count: 0 })
+    const create = await viewer.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'jwt-empty-list' })
+    expect(create.status).toBe(403)
+    expect((await viewer.get(`${API}/Me`)).data).toMatchObject({ limitedToSubaccounts: true })
+  })
+
+  test('a client-credentials token (no named user) reaches no subaccount, whatever its scopes', async () => {
+    const token = await issuer.token({
+      grant_type: 'client_credentials',
+      scope: ['uaa.resource', `${XSAPPNAME}.Viewer`, `${XSAPPNAME}.Provisioner`],
+      aud: [XSAPPNAME, CLIENTID],
+      cid: CLIENTID,
+      azp: CLIENTID,
+      sub: CLIENTID
+    })
+    const system = bearer(token)
+    expect(await guids(system)).toEqual({ status: 200, guids: [] })
+    expect((await system.get(`${API}/ServiceKeys?$select=ID`)).data.value).toEqual([])
+    const create = await system.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'jwt-by-client' })
+    expect(create.status).toBe(403)
+    // a named user with the same scopes and no attribute reaches every subaccount
+    expect(await guids(bearer(await tokenFor(['Viewer', 'Provisioner'])))).toEqual({ status: 200, guids: [GUID1, GUID2] })
+  })
+
   test('a Provisioner of subaccount 1 creates there, and nowhere else', async () => {
     const provisioner = bearer(await tokenFor(['Provisioner', 'Viewer'], [GUID1]))
     const inside = await provisioner.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'jwt-inside' })

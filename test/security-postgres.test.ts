@@ -42,7 +42,7 @@ beforeAll(async () => {
   for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
   Object.assign(env, { NODE_ENV: 'test', CDS_CONFIG: JSON.stringify({ requires: { db } }) })
   await run(process.execPath, [path.join(ROOT, 'node_modules/@sap/cds-dk/bin/cds.js'), 'deploy'], { cwd: ROOT, env, timeout: 120_000 })
-  const requires = cds.env.requires as unknown as Record<string, Record<string, unknown>>
+  const requires = cds.env.requires as unknown as Record<string, Record<string, unknown>> & { kinds: Record<string, Record<string, unknown>> }
   requires.db = { ...requires.kinds.postgres, credentials: PG }
 }, 12 * 60_000)
 afterAll(() => settle(client('admin')))
@@ -114,7 +114,7 @@ async function firstId(url: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  expect(cds.db.options.kind).toBe('postgres')
+  expect((cds.db as unknown as { options: { kind: string } }).options.kind).toBe('postgres')
   await embeddedEmulator()
   const [inst1, inst2] = await Promise.all([readyInstance(SUB1, PLANS.sub1.xsuaaApplication), readyInstance(SUB2, PLANS.sub2.xsuaaApplication)])
   const [key1, key2] = await Promise.all([readyKey(inst1), readyKey(inst2)])
