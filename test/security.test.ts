@@ -370,6 +370,25 @@ describe('$expand and navigation respect the Subaccount attribute', () => {
     expect(nested.data.value[0].keys.map((k: { ID: string }) => k.ID)).toEqual([inReach])
     const nav = await viewer().get(`${API}/Certificates(${certId})/keys`)
     expect(nav.data.value.map((k: { ID: string }) => k.ID)).toEqual([inReach])
+
+    // $count and $top inside $expand count only keys within reach
+    const counted = await viewer().get(`${API}/Certificates(${certId})?$expand=keys($select=name;$count=true;$top=1;$orderby=name)`)
+    expect({ keys: counted.data.keys.map((k: { ID: string }) => k.ID), count: counted.data['keys@odata.count'] }).toEqual({ keys: [inReach], count: 1 })
+    const countedAll = await client('viewer').get(`${API}/Certificates(${certId})?$expand=keys($select=name;$count=true;$top=1)`)
+    expect(countedAll.data['keys@odata.count']).toBe(2)
+
+    // a $filter from the certificate into its keys does not tell which certificates have keys out of reach
+    const names = async (id: string) => (await admin.get(`${API}/ServiceKeys(${id})`)).data.name as string
+    const having = async (user: UserName, name: string) => {
+      const res = await client(user).get(`${API}/Certificates?$select=ID&$filter=${encodeURIComponent(`keys/any(k:k/name eq '${name}')`)}`)
+      expect(res.status).toBe(200)
+      return res.data.value.map((c: { ID: string }) => c.ID)
+    }
+    expect(await having('viewer-eu10', await names(outOfReach))).toEqual([])
+    expect(await having('viewer', await names(outOfReach))).toEqual([certId])
+    expect(await having('viewer-eu10', await names(inReach))).toEqual([certId])
+    const all = `$filter=${encodeURIComponent(`ID eq ${certId} and keys/all(k:k/credentialType eq 'x509')`)}&$select=ID`
+    expect((await viewer().get(`${API}/Certificates?${all}`)).data.value.map((c: { ID: string }) => c.ID)).toEqual([certId])
   })
 })
 
