@@ -441,7 +441,8 @@ export function errorAnswer(): ErrorRequestHandler {
     const status = Number(err.status ?? err.statusCode ?? (/^\d{3}$/.test(String(err.code)) ? err.code : NaN))
     if (Number.isNaN(status) && isSystemError(err)) {
       LOG.error('Request failed with a programming error; answered 500:', err)
-      return next(Object.assign(new Error('Internal Server Error'), { status: 500, code: '500' }))
+      // the message stays for development; CAP's final handler hides every 5xx message in production
+      return next(Object.assign(new Error(err.message), { status: 500, code: '500' }))
     }
     if (!(status >= 400 && status < 500) || status === 401) return next(err)
     return next(withOwnCode(err, status, () => unknownEntry(this?.service, req)))
