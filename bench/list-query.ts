@@ -1,12 +1,17 @@
 /**
- * Benchmark b: the Fiori list query of the Service Keys app at 100k keys, ProvisioningService (roles,
- * instance-based restrictions, the $expand guard of srv/lib/instance-auth.ts, handlers) against a bare
- * CAP service over the same schema and data (bench/bare.cds), served by the same server process.
+ * Benchmark b: the four Fiori apps' default list requests (bench/list-requests.ts) at 100k keys, as users meet
+ * them: ProvisioningService (roles, instance-based restrictions, srv/lib/instance-auth.ts, handlers) against
+ * a bare CAP service over the same schema, data and indexes (bench/bare.cds), served by the same server.
  *
- * The data is bulk-inserted straight into a SQLite file in a temp folder (schema from `cds deploy`).
- * Both services are measured in the same run with the same fixed number of keep-alive clients, alternating
- * in rounds to spread noise evenly; figures: requests/s, the ratio ours/bare (goal >= 0.9), p50/p99
- * latency, and the peak RSS of the server process.
+ * Two users: the unrestricted admin, and a Viewer limited to 2 of the 20 subaccounts (`viewer-acme`). The
+ * bare service has no authorization; for the Viewer it is asked the same requests with the restriction
+ * written out as a $filter, so both answer the same rows.
+ *
+ * The data is bulk-inserted straight into a SQLite file in a temp folder (schema and indexes from
+ * `cds deploy`). Each measurement runs a fixed number of keep-alive clients, each cycling through the four
+ * requests; ours and bare alternate in rounds to spread noise evenly. Figures: requests/s, the ratio
+ * ours/bare, p50/p99 latency (also per app), the time of the same pages in plain SQL on one connection,
+ * and the peak RSS of the server process.
  */
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -14,7 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ADMIN_AUTH, ROOT, block, fmt, load, percentile, request, rss, secs, sleep, startApp, type LoadResult } from './lib'
+import { ROOT, block, fmt, percentile, request, rss, secs, sleep, startApp } from './lib'
+import { LIST_REQUESTS, type ListRequest } from './list-requests'
 
 // better-sqlite3 (the driver under @cap-js/sqlite) ships no types; the few calls used here
 interface SqliteStatement {
@@ -30,12 +36,20 @@ interface SqliteDatabase {
 const Database = require('better-sqlite3') as new (file: string) => SqliteDatabase
 
 const BARE_MODEL = { 'bench-bare': { model: 'bench/bare' } }
-/** The Service Keys list report's request: first page, count, the instance, newest first (PresentationVariant). */
-const QUERY = 'ServiceKeys?$top=30&$count=true&$expand=instance&$orderby=modifiedAt%20desc'
+/** the sample subaccounts (test/data) the limited Viewer `viewer-acme` of .cdsrc.json reaches */
+const LIMITED_TO = ['3f6f6a2e-8b1c-4d7a-9e2f-1a2b3c4d5e61', '7c1d9e4b-2a3f-4b8c-8d5e-6f7a8b9c0d72']
+const SUBACCOUNTS = 20
+const USERS = {
+  admin: { name: 'admin', auth: 'Basic ' + Buffer.from('admin:admin').toString('base64') },
+  viewer: { name: 'viewer-acme', auth: 'Basic ' + Buffer.from('viewer-acme:viewer-acme').toString('base64') }
+}
+type Who = keyof typeof USERS
+type Service = 'ours' | 'bare'
 
 export interface ListQueryOptions {
   keys: number
-  concurrency: number
+  /** client counts, the first is the one the ratio goal is about */
+  concurrency: number[]
   seconds: number
   rounds: number
   keysPerInstance?: number
@@ -47,16 +61,18 @@ interface Figures {
   p99: number
   requests: number
   errors: number
+  perApp: Record<string, { p50: number; p99: number }>
 }
 
 export interface ListQueryResult {
-  ours: Figures
-  bare: Figures
-  ratio: number
+  /** by user, then by client count */
+  runs: Record<Who, Record<number, { ours: Figures; bare: Figures; ratio: number }>>
+  /** ms per page (page + count) in plain SQL on one connection, by user and app */
+  rawSqlMs: Record<Who, Record<string, number>>
   peakRssMiB: number
 }
 
-/** Deploys the schema (with the bare service's views) to a SQLite file. */
+/** Deploys the schema (with the bare service's views) and the indexes (db/init.js) to a SQLite file. */
 export async function deploy(file: string) {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
@@ -68,35 +84,59 @@ export async function deploy(file: string) {
   })
 }
 
-/** Inserts `keys` service keys (and their instances) in one transaction; columns the schema lacks are left out. */
+/**
+ * Adds subaccounts up to 20 (each with a few offerings and plans), `keys` service keys over `keys /
+ * keysPerInstance` instances spread evenly over the subaccounts, and a few hundred certificates; in one
+ * transaction. Columns the schema lacks are left out.
+ */
 export function fill(file: string, keys: number, keysPerInstance: number) {
   const db = new Database(file)
   try {
     const columns = (table: string) => new Set((db.prepare(`pragma table_info(${table})`).all() as Array<{ name: string }>).map(c => c.name))
-    const insert = (table: string, row: Record<string, unknown>, have: Set<string>) => {
-      const names = Object.keys(row).filter(n => have.has(n))
-      return { sql: `insert into ${table} (${names.join(',')}) values (${names.map(() => '?').join(',')})`, names }
+    const inserter = (table: string) => {
+      const have = columns(table)
+      const cache = new Map<string, SqliteStatement>()
+      return (row: Record<string, unknown>) => {
+        const names = Object.keys(row).filter(n => have.has(n))
+        const sql = `insert into ${table} (${names.join(',')}) values (${names.map(() => '?').join(',')})`
+        let stmt = cache.get(sql)
+        if (!stmt) cache.set(sql, (stmt = db.prepare(sql)))
+        stmt.run(...names.map(n => row[n]))
+      }
     }
-    const plans = db.prepare('select ID, subaccount_ID, offering_ID from btp_provisioning_ServicePlans where entitled = 1').all() as Array<Record<string, string>>
-    if (!plans.length) throw new Error('no entitled plans in the sample data')
-    const instCols = columns('btp_provisioning_ServiceInstances')
-    const keyCols = columns('btp_provisioning_ServiceKeys')
     const yearMs = 365 * 24 * 3600 * 1000
     const now = Date.now()
     const iso = (t: number) => new Date(t).toISOString()
     const instanceCount = Math.ceil(keys / keysPerInstance)
-    const instanceIds: string[] = []
-    let instStmt: { sql: string; names: string[] } | undefined
-    let keyStmt: { sql: string; names: string[] } | undefined
-    let prepared: SqliteStatement | undefined
-    let preparedKey: SqliteStatement | undefined
     db.transaction(() => {
+      const existing = db.prepare('select ID from btp_provisioning_Subaccounts').all() as Array<{ ID: string }>
+      const subaccount = inserter('btp_provisioning_Subaccounts')
+      const offering = inserter('btp_provisioning_ServiceOfferings')
+      const plan = inserter('btp_provisioning_ServicePlans')
+      for (let s = existing.length; s < SUBACCOUNTS; s++) {
+        const ID = randomUUID()
+        subaccount({ ID, displayName: `Bench subaccount ${String(s).padStart(2, '0')}`, subaccountId: randomUUID(), region: 'eu10', health: 'ok', createdAt: iso(now), modifiedAt: iso(now) })
+        for (let o = 0; o < 3; o++) {
+          const offeringId = randomUUID()
+          offering({ ID: offeringId, subaccount_ID: ID, name: `offering-${o}`, smId: randomUUID() })
+          for (let p = 0; p < 2; p++) plan({ ID: randomUUID(), subaccount_ID: ID, offering_ID: offeringId, name: `plan-${p}`, smId: randomUUID(), entitled: 1 })
+        }
+      }
+      const plans = db.prepare('select ID, subaccount_ID, offering_ID from btp_provisioning_ServicePlans where entitled = 1').all() as Array<Record<string, string>>
+      const bySubaccount = new Map<string, Array<Record<string, string>>>()
+      for (const p of plans) bySubaccount.set(p.subaccount_ID, [...(bySubaccount.get(p.subaccount_ID) ?? []), p])
+      const subaccounts = [...bySubaccount.keys()]
+      if (subaccounts.length < SUBACCOUNTS) throw new Error(`only ${subaccounts.length} subaccounts with entitled plans`)
+
+      const instance = inserter('btp_provisioning_ServiceInstances')
+      const instanceIds: string[] = []
       for (let i = 0; i < instanceCount; i++) {
-        const plan = plans[i % plans.length]
+        const sub = bySubaccount.get(subaccounts[i % subaccounts.length])!
+        const p = sub[Math.floor(i / subaccounts.length) % sub.length]
         const created = now - Math.floor(((i + 1) / instanceCount) * yearMs)
         const ID = randomUUID()
         instanceIds.push(ID)
-        const row = {
+        instance({
           ID,
           createdAt: iso(created),
           createdBy: 'bench',
@@ -104,23 +144,44 @@ export function fill(file: string, keys: number, keysPerInstance: number) {
           modifiedBy: 'bench',
           state_code: 'Ready',
           smId: randomUUID(),
-          subaccount_ID: plan.subaccount_ID,
-          offering_ID: plan.offering_ID,
-          plan_ID: plan.ID,
+          subaccount_ID: p.subaccount_ID,
+          offering_ID: p.offering_ID,
+          plan_ID: p.ID,
           environment: 'other',
           name: `inst-${String(i).padStart(6, '0')}`,
           labels: JSON.stringify({ managed_by: ['service-key-manager'], skm_id: [ID] })
-        }
-        instStmt ??= insert('btp_provisioning_ServiceInstances', row, instCols)
-        prepared ??= db.prepare(instStmt.sql)
-        prepared.run(...instStmt.names.map(n => (row as Record<string, unknown>)[n]))
+        })
       }
+      const certificate = inserter('btp_provisioning_Certificates')
+      const certificateIds: string[] = []
+      for (let c = 0; c < 300; c++) {
+        const ID = randomUUID()
+        certificateIds.push(ID)
+        const notAfter = now + (c - 30) * 24 * 3600 * 1000
+        certificate({
+          ID,
+          name: `cert-${c}`,
+          subject: `CN=client-${c}, O=ACME`,
+          issuer: 'CN=ACME Issuing CA',
+          serialNumber: String(1000 + c),
+          notBefore: iso(now - yearMs),
+          notAfter: iso(notAfter),
+          fingerprint: randomUUID().replace(/-/g, ''),
+          keyAlgorithm: 'EC',
+          keySize: 256,
+          clientAuth: 1,
+          expiry_code: expiryCode(notAfter, now),
+          createdAt: iso(now),
+          modifiedAt: iso(now)
+        })
+      }
+      const key = inserter('btp_provisioning_ServiceKeys')
       for (let i = 0; i < keys; i++) {
         const x509 = i % 10 === 0
         const created = now - Math.floor(Math.random() * yearMs)
         const state = i % 50 === 0 ? 'Failed' : i % 70 === 0 ? 'Creating' : 'Ready'
         const expiresAt = x509 ? iso(created + 90 * 24 * 3600 * 1000) : null
-        const row = {
+        key({
           ID: randomUUID(),
           createdAt: iso(created),
           createdBy: 'bench',
@@ -132,6 +193,7 @@ export function fill(file: string, keys: number, keysPerInstance: number) {
           instance_ID: instanceIds[i % instanceCount],
           name: `key-${String(i).padStart(6, '0')}`,
           credentialType: x509 ? 'x509' : 'binding-secret',
+          certificate_ID: x509 && i % 20 === 0 ? certificateIds[i % certificateIds.length] : null,
           clientId: state === 'Ready' ? `sb-${i}!b1|app!b2` : null,
           tokenUrl: state === 'Ready' ? 'https://acme.authentication.eu10.hana.ondemand.com/oauth/token' : null,
           apiUrl: state === 'Ready' ? 'https://api.acme.eu10.hana.ondemand.com' : null,
@@ -142,12 +204,10 @@ export function fill(file: string, keys: number, keysPerInstance: number) {
           verifiedAt: state === 'Ready' ? iso(created + 5000) : null,
           verifyStatus: state === 'Ready' ? 200 : null,
           verifyLatency: state === 'Ready' ? 40 : null
-        }
-        keyStmt ??= insert('btp_provisioning_ServiceKeys', row, keyCols)
-        preparedKey ??= db.prepare(keyStmt.sql)
-        preparedKey.run(...keyStmt.names.map(n => (row as Record<string, unknown>)[n]))
+        })
       }
     })()
+    db.prepare('analyze').run()
     return instanceCount
   } finally {
     db.close()
@@ -160,18 +220,130 @@ function expiryCode(expiresAt: number, now: number): string {
   return expiresAt - now <= 30 * 24 * 3600 * 1000 ? 'expiring' : 'valid'
 }
 
-function figures(results: LoadResult[]): Figures {
-  const latencies = results.flatMap(r => r.latencies)
-  const requests = results.reduce((s, r) => s + r.requests, 0)
+// ---- the requests ---------------------------------------------------------------------------------------
+
+/** The path from each entity to the subaccount GUID, as the restriction of srv/access-control.cds has it. */
+const SCOPE_PATH: Record<ListRequest['entity'], string | undefined> = {
+  Subaccounts: 'subaccountId',
+  ServiceInstances: 'subaccount/subaccountId',
+  ServiceKeys: 'instance/subaccount/subaccountId',
+  Certificates: undefined
+}
+
+/** The URL of a list request for a service and user; bare gets the Viewer's restriction as a $filter. */
+function urlOf(base: string, service: Service, who: Who, r: ListRequest): string {
+  let query = r.query
+  if (service === 'bare') {
+    // daysLeft is computed by ProvisioningService only
+    query = query.replace(encodeURIComponent(',daysLeft'), '')
+    const scope = SCOPE_PATH[r.entity]
+    if (who === 'viewer' && scope) query += `&$filter=${encodeURIComponent(`${scope} in (${LIMITED_TO.map(g => `'${g}'`).join(',')})`)}`
+  }
+  return `${base}/odata/v4/${service === 'ours' ? 'provisioning' : 'bare'}/${r.entity}?${query}`
+}
+
+interface Sample {
+  app: string
+  ms: number
+}
+
+/** Each of `concurrency` keep-alive clients cycles through the four requests for `durationMs`. */
+async function load(urls: string[], auth: string, concurrency: number, durationMs: number) {
+  const samples: Sample[] = []
+  let errors = 0
+  const started = performance.now()
+  const until = started + durationMs
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = worker; performance.now() < until; i++) {
+        const r = LIST_REQUESTS[i % LIST_REQUESTS.length]
+        try {
+          const res = await request('GET', urls[i % urls.length], undefined, { Authorization: auth })
+          if (res.status === 200) samples.push({ app: r.app, ms: res.ms })
+          else errors++
+        } catch {
+          errors++
+        }
+      }
+    })
+  )
+  return { samples, errors, durationMs: performance.now() - started }
+}
+
+function figures(results: Array<Awaited<ReturnType<typeof load>>>): Figures {
+  const samples = results.flatMap(r => r.samples)
   const ms = results.reduce((s, r) => s + r.durationMs, 0)
+  const all = samples.map(s => s.ms)
+  const perApp: Figures['perApp'] = {}
+  for (const r of LIST_REQUESTS) {
+    const mine = samples.filter(s => s.app === r.app).map(s => s.ms)
+    perApp[r.app] = { p50: percentile(mine, 50), p99: percentile(mine, 99) }
+  }
   return {
-    rps: requests / (ms / 1000),
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    requests,
-    errors: results.reduce((s, r) => s + r.errors, 0)
+    rps: samples.length / (ms / 1000),
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    requests: samples.length,
+    errors: results.reduce((s, r) => s + r.errors, 0),
+    perApp
   }
 }
+
+// ---- the same pages in plain SQL ------------------------------------------------------------------------
+
+/** Each app's page (30 rows, its texts and criticalities) and count, written by hand, for one user. */
+function rawPages(who: Who): Record<string, string[]> {
+  const t = (e: string) => `btp_provisioning_${e}`
+  const scoped = who === 'viewer' ? `s.subaccountId in (${LIMITED_TO.map(g => `'${g}'`).join(',')})` : '1 = 1'
+  const code = (e: string, alias: string, on: string) => `left join ${t(e)} ${alias} on ${alias}.code = ${on}`
+  return {
+    subaccounts: [
+      `select s.ID, s.catalogSyncedAt, s.displayName, s.globalAccount, s.health, s.region, s.subaccountId, s.subdomain from ${t('Subaccounts')} s where ${scoped} order by s.displayName, s.ID limit 30`,
+      `select count(*) from ${t('Subaccounts')} s where ${scoped}`
+    ],
+    serviceinstances: [
+      `select i.ID, i.environment, i.modifiedAt, i.name, i.offering_ID, i.plan_ID, i.state_code, i.subaccount_ID, o.name, p.name, st.name, st.criticality, s.displayName ` +
+        `from ${t('ServiceInstances')} i join ${t('Subaccounts')} s on s.ID = i.subaccount_ID left join ${t('ServiceOfferings')} o on o.ID = i.offering_ID ` +
+        `left join ${t('ServicePlans')} p on p.ID = i.plan_ID ${code('LifecycleStates', 'st', 'i.state_code')} where ${scoped} order by i.modifiedAt desc, i.ID limit 30`,
+      `select count(*) from ${t('ServiceInstances')} i join ${t('Subaccounts')} s on s.ID = i.subaccount_ID where ${scoped}`
+    ],
+    servicekeys: [
+      `select k.ID, k.credentialType, k.expiresAt, k.expiry_code, k.instance_ID, k.name, k.state_code, k.verification_code, k.verifiedAt, i.name, ` +
+        `st.name, st.criticality, v.name, v.criticality, e.name, e.criticality from ${t('ServiceKeys')} k join ${t('ServiceInstances')} i on i.ID = k.instance_ID ` +
+        `join ${t('Subaccounts')} s on s.ID = i.subaccount_ID ${code('LifecycleStates', 'st', 'k.state_code')} ${code('VerificationStates', 'v', 'k.verification_code')} ` +
+        `${code('ExpiryStates', 'e', 'k.expiry_code')} where ${scoped} order by k.modifiedAt desc, k.ID limit 30`,
+      `select count(*) from ${t('ServiceKeys')} k join ${t('ServiceInstances')} i on i.ID = k.instance_ID join ${t('Subaccounts')} s on s.ID = i.subaccount_ID where ${scoped}`
+    ],
+    certificates: [
+      `select c.ID, c.clientAuth, c.expiry_code, c.issuer, c.keyAlgorithm, c.name, c.notAfter, c.subject, e.name, e.criticality from ${t('Certificates')} c ` +
+        `${code('ExpiryStates', 'e', 'c.expiry_code')} order by c.notAfter, c.ID limit 30`,
+      `select count(*) from ${t('Certificates')}`
+    ]
+  }
+}
+
+/** ms per page (its statements once each), median of `repeat` runs on one connection. */
+function timeRawPages(file: string, who: Who, repeat = 101): Record<string, number> {
+  const db = new Database(file)
+  try {
+    const result: Record<string, number> = {}
+    for (const [app, sqls] of Object.entries(rawPages(who))) {
+      const statements = sqls.map(s => db.prepare(s))
+      const times: number[] = []
+      for (let i = 0; i < repeat; i++) {
+        const t = performance.now()
+        for (const s of statements) s.all()
+        times.push(performance.now() - t)
+      }
+      result[app] = percentile(times, 50)
+    }
+    return result
+  } finally {
+    db.close()
+  }
+}
+
+// ---- the run ----------------------------------------------------------------------------------------------
 
 export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResult> {
   const keysPerInstance = o.keysPerInstance ?? 10
@@ -184,6 +356,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
     t = Date.now()
     const instances = fill(file, o.keys, keysPerInstance)
     const fillMs = Date.now() - t
+    const rawSqlMs = { admin: timeRawPages(file, 'admin'), viewer: timeRawPages(file, 'viewer') }
 
     const app = await startApp({
       requires: {
@@ -198,53 +371,65 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
     for (let i = 0; i < 600 && !/Expiry scan:/.test(app.output()); i++) await sleep(100)
     try {
       const rssBefore = rss(app.pid)
-      const headers = { Authorization: ADMIN_AUTH }
-      const urls = { ours: `${app.url}/odata/v4/provisioning/${QUERY}`, bare: `${app.url}/odata/v4/bare/${QUERY}` }
-      // same answer from both
-      const [a, b] = await Promise.all([request('GET', urls.ours, undefined, headers), request('GET', urls.bare, undefined, headers)])
-      for (const [name, res] of [['ours', a], ['bare', b]] as const) {
-        if (res.status !== 200) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.data).slice(0, 500)}`)
-        if (res.data['@odata.count'] !== o.keys || res.data.value.length !== 30 || !res.data.value[0].instance)
-          throw new Error(`${name}: unexpected answer (count ${res.data['@odata.count']}, ${res.data.value.length} rows)`)
+      const urls = (service: Service, who: Who) => LIST_REQUESTS.map(r => urlOf(app.url, service, who, r))
+      // both services answer the same rows to each user
+      for (const who of Object.keys(USERS) as Who[]) {
+        for (const [i, r] of LIST_REQUESTS.entries()) {
+          const [a, b] = await Promise.all((['ours', 'bare'] as const).map(s => request('GET', urls(s, who)[i], undefined, { Authorization: USERS[who].auth })))
+          for (const [name, res] of [['ours', a], ['bare', b]] as const)
+            if (res.status !== 200) throw new Error(`${name} ${who} ${r.entity}: ${res.status} ${JSON.stringify(res.data).slice(0, 500)}`)
+          const ids = (x: typeof a) => x.data.value.map((row: { ID: string }) => row.ID).join()
+          if (a.data['@odata.count'] !== b.data['@odata.count'] || ids(a) !== ids(b) || !a.data.value.length)
+            throw new Error(`${who} ${r.entity}: ours and bare answered differently (count ${a.data['@odata.count']} / ${b.data['@odata.count']})`)
+        }
       }
-      if (a.data.value.map((r: { ID: string }) => r.ID).join() !== b.data.value.map((r: { ID: string }) => r.ID).join())
-        throw new Error('ours and bare answered different rows')
-      // warm up both
-      await load(urls.ours, headers, o.concurrency, 1500)
-      await load(urls.bare, headers, o.concurrency, 1500)
 
-      const results: Record<'ours' | 'bare', LoadResult[]> = { ours: [], bare: [] }
-      for (let r = 0; r < o.rounds; r++) {
-        const order: Array<'ours' | 'bare'> = r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']
-        for (const which of order) results[which].push(await load(urls[which], headers, o.concurrency, o.seconds * 1000))
+      const runs = {} as ListQueryResult['runs']
+      for (const who of Object.keys(USERS) as Who[]) {
+        runs[who] = {}
+        for (const concurrency of o.concurrency) {
+          // warm up both
+          for (const s of ['ours', 'bare'] as const) await load(urls(s, who), USERS[who].auth, concurrency, 1500)
+          const results: Record<Service, Array<Awaited<ReturnType<typeof load>>>> = { ours: [], bare: [] }
+          for (let r = 0; r < o.rounds; r++) {
+            const order: Service[] = r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']
+            for (const s of order) results[s].push(await load(urls(s, who), USERS[who].auth, concurrency, o.seconds * 1000))
+          }
+          const ours = figures(results.ours)
+          const bare = figures(results.bare)
+          runs[who][concurrency] = { ours, bare, ratio: ours.rps / bare.rps }
+        }
       }
-      const ours = figures(results.ours)
-      const bare = figures(results.bare)
       const mem = rss(app.pid)
-      const ratio = ours.rps / bare.rps
 
       block('list query: inputs', [
-        ['query', QUERY],
-        ['data', `${o.keys} keys, ${instances} instances (SQLite file in a temp folder; no index on modifiedAt)`],
+        ['requests (each client cycles through them)', LIST_REQUESTS.map(r => `${r.app}: ${r.entity}?${decodeURIComponent(r.query)}`).join('\n    ')],
+        ['data', `${o.keys} keys, ${instances} instances, ${SUBACCOUNTS} subaccounts, 300 certificates (SQLite file in a temp folder, indexes of db/indexes.cds)`],
         ['schema deploy / bulk insert', `${secs(deployMs)} / ${secs(fillMs)}`],
-        ['clients (keep-alive, fixed concurrency)', o.concurrency],
-        ['measuring', `${o.rounds} alternating rounds x ${o.seconds} s per service, same server process`],
-        ['ours', 'ProvisioningService as user admin (roles, @restrict where, $expand guard, handlers)'],
-        ['bare', 'service Bare { ServiceKeys, ServiceInstances as projections }, no handlers, no auth']
+        ['clients (keep-alive, fixed concurrency)', o.concurrency.join(', ')],
+        ['measuring', `${o.rounds} alternating rounds x ${o.seconds} s per service, user and client count, same server process`],
+        ['users', `admin (unrestricted); ${USERS.viewer.name} (Viewer, limited to 2 of ${SUBACCOUNTS} subaccounts; bare: the same restriction as $filter)`],
+        ['ours', 'ProvisioningService (roles, @restrict where, srv/lib/instance-auth.ts, handlers)'],
+        ['bare', 'service Bare { projections }, no handlers, no auth']
       ])
-      block('list query: figures', [
-        ['requests/s ours', `${fmt(ours.rps, 1)} (${ours.requests} requests, ${ours.errors} errors)`],
-        ['requests/s bare', `${fmt(bare.rps, 1)} (${bare.requests} requests, ${bare.errors} errors)`],
-        ['throughput ours / bare', fmt(ratio)],
-        ['per round ours', results.ours.map(x => fmt(x.requests / (x.durationMs / 1000), 1)).join(', ')],
-        ['per round bare', results.bare.map(x => fmt(x.requests / (x.durationMs / 1000), 1)).join(', ')],
-        ['latency p50 / p99 ours', `${fmt(ours.p50, 1)} / ${fmt(ours.p99, 1)} ms`],
-        ['latency p50 / p99 bare', `${fmt(bare.p50, 1)} / ${fmt(bare.p99, 1)} ms`],
+      for (const who of Object.keys(USERS) as Who[]) {
+        const rows: Array<[string, string]> = []
+        for (const c of o.concurrency) {
+          const { ours, bare, ratio } = runs[who][c]
+          rows.push([`${c} clients: requests/s ours / bare`, `${fmt(ours.rps, 1)} / ${fmt(bare.rps, 1)} = ${fmt(ratio)} (${ours.requests} / ${bare.requests} requests, ${ours.errors} / ${bare.errors} errors)`])
+          rows.push([`${c} clients: p50 / p99 ours`, `${fmt(ours.p50, 1)} / ${fmt(ours.p99, 1)} ms`])
+          rows.push([`${c} clients: p50 / p99 bare`, `${fmt(bare.p50, 1)} / ${fmt(bare.p99, 1)} ms`])
+          rows.push([`${c} clients: p99 per app ours / bare`, LIST_REQUESTS.map(r => `${r.app} ${fmt(ours.perApp[r.app].p99, 1)} / ${fmt(bare.perApp[r.app].p99, 1)}`).join(', ')])
+        }
+        rows.push(['plain SQL per page (page + count, one connection)', Object.entries(rawSqlMs[who]).map(([k, v]) => `${k} ${fmt(v, 2)} ms`).join(', ')])
+        block(`list query: ${USERS[who].name}`, rows)
+      }
+      block('list query: server', [
         ['machine load average (1 min) at the end', `${fmt(os.loadavg()[0], 1)} on ${os.cpus().length} cores`],
         ['expiry scan at start-up', /Expiry scan:[^\n]*/.exec(app.output())?.[0] ?? 'not seen'],
         ['server RSS after start / now / peak', `${fmt(rssBefore.nowMiB, 0)} / ${fmt(mem.nowMiB, 0)} / ${fmt(mem.peakMiB, 0)} MiB`]
       ])
-      return { ours, bare, ratio, peakRssMiB: mem.peakMiB }
+      return { runs, rawSqlMs, peakRssMiB: mem.peakMiB }
     } finally {
       await app.stop()
     }

@@ -13,9 +13,9 @@
  *   --pollInitial/--pollMax/--pollSlice D   cds.provisioning overrides of the app, e.g. --pollInitial 1s
  *   list query (b):
  *   --keys N           service keys in the database (default 100000)
- *   --concurrency N    parallel clients (default 8)
- *   --seconds S        measuring time per service and round (default 10)
- *   --rounds N         alternating rounds per service (default 3)
+ *   --concurrency N,M  parallel clients, each count measured (default 32,8)
+ *   --seconds S        measuring time per service, user, client count and round (default 8)
+ *   --rounds N         alternating rounds per service (default 2)
  *   settle after a crash (c):
  *   --settle-pairs N   instance + key pairs in flight when the app is killed (default 40)
  *   --settle-rounds N  kills per database (default 3)
@@ -54,11 +54,13 @@ async function main() {
     }
   }
   if (!only || only === 'list') {
+    const concurrency = (a.concurrency ?? '32,8').split(',').map(Number)
+    if (concurrency.some(c => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency must list positive integers, got '${a.concurrency}'`)
     list = await listQueryBench({
       keys: num(a, 'keys', 100_000),
-      concurrency: num(a, 'concurrency', 8),
-      seconds: num(a, 'seconds', 10),
-      rounds: num(a, 'rounds', 3)
+      concurrency,
+      seconds: num(a, 'seconds', 8),
+      rounds: num(a, 'rounds', 2)
     })
   }
 
@@ -72,10 +74,18 @@ async function main() {
     rows.push([`provisioning (${p.label}): 429s / failed`, `${p.rateLimited} / ${p.failed}`])
   }
   if (list) {
-    rows.push(['list query: throughput ours / bare (goal >= 0.9)', fmt(list.ratio)])
-    rows.push(['list query: requests/s ours / bare', `${fmt(list.ours.rps, 1)} / ${fmt(list.bare.rps, 1)}`])
-    rows.push(['list query: p99 latency ours / bare', `${fmt(list.ours.p99, 1)} / ${fmt(list.bare.p99, 1)} ms`])
-    rows.push(['list query: server peak RSS', `${fmt(list.peakRssMiB, 0)} MiB`])
+    const counts = Object.keys(list.runs.admin).map(Number)
+    const most = Math.max(...counts)
+    const fewest = Math.min(...counts)
+    for (const who of ['admin', 'viewer'] as const) {
+      const user = who === 'admin' ? 'admin (unrestricted)' : 'Viewer (2 of 20 subaccounts)'
+      const top = list.runs[who][most]
+      rows.push([`list query, ${user}: throughput ours / bare at ${most} clients (goal >= 0.9)`, `${fmt(top.ratio)} (${fmt(top.ours.rps, 1)} / ${fmt(top.bare.rps, 1)} requests/s)`])
+      rows.push([`list query, ${user}: p99 ours / bare at ${most} clients (goal <= 1.2)`, `${fmt(top.ours.p99 / top.bare.p99)} (${fmt(top.ours.p99, 1)} / ${fmt(top.bare.p99, 1)} ms)`])
+      rows.push([`list query, ${user}: p99 ours at ${fewest} clients (goal < 50 ms)`, `${fmt(list.runs[who][fewest].ours.p99, 1)} ms (bare ${fmt(list.runs[who][fewest].bare.p99, 1)} ms)`])
+      rows.push([`list query, ${user}: plain SQL per page + count`, Object.entries(list.rawSqlMs[who]).map(([k, v]) => `${k} ${fmt(v, 2)} ms`).join(', ')])
+    }
+    rows.push(['list query: server peak RSS (goal <= 250 MiB)', `${fmt(list.peakRssMiB, 0)} MiB`])
   }
   if (settle) {
     const worst = (ms: number[]) => `${fmt(Math.max(...ms) / 1000, 1)} s (rounds: ${ms.map(m => fmt(m / 1000, 1)).join(', ')})`
