@@ -50,7 +50,9 @@ export async function serveApp(timeoutMs = 45000): Promise<Served> {
     exited: () => ended,
     stop: async () => {
       if (!ended) child.kill('SIGTERM')
-      await Promise.race([closed, new Promise(r => setTimeout(r, 5000))])
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([closed, new Promise(r => (timer = setTimeout(r, 5000)))])
+      clearTimeout(timer)
       if (!ended) child.kill('SIGKILL')
     }
   }
