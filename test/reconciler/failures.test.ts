@@ -6,10 +6,10 @@
 import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator } from '../../emulator'
-import { ServiceManagerClient } from '../../srv/service-manager/client'
-import { embeddedEmulator } from '../../srv/service-manager/kinds'
+import type { ServiceManagerClient as Client_ } from '../../srv/service-manager/client'
 import { API, PLANS, SUB1, as, settle, stateIs, waitFor, type Client } from '../helpers'
 
+// set before anything loads the app's modules (imports of srv/ are dynamic below), so cds.env sees it
 process.env.CDS_CONFIG = JSON.stringify({
   provisioning: { pollInitial: '50ms', pollMax: '300ms', retryMax: '200ms', maxUnexpectedErrors: 3, rotationOverlap: '1500ms' }
 })
@@ -19,9 +19,12 @@ afterAll(() => delete process.env.CDS_CONFIG)
 
 let admin: Client
 let emu: Emulator
+let ServiceManagerClient: typeof Client_
 
 beforeAll(async () => {
   admin = as(app.axios, 'admin')
+  ;({ ServiceManagerClient } = await import('../../srv/service-manager/client'))
+  const { embeddedEmulator } = await import('../../srv/service-manager/kinds')
   emu = await embeddedEmulator<Emulator>()
 })
 

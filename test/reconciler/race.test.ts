@@ -8,10 +8,10 @@
 import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator } from '../../emulator'
-import { embeddedEmulator } from '../../srv/service-manager/kinds'
 import { API, as } from '../helpers'
 import { Interleaving, PAIRS, plan, runAll, seedFrom, settled, violations, type Api } from './workload'
 
+// set before anything loads the app's modules (srv/ is imported dynamically below), so cds.env sees it
 process.env.CDS_CONFIG = JSON.stringify({
   requires: { 'service-manager': { emulator: { operationMs: 100, operationMaxMs: 1000 }, limits: false } },
   provisioning: { pollInitial: '100ms', pollMax: '500ms', retryMax: '1s', rotationOverlap: '300ms' }
@@ -52,6 +52,7 @@ test(`${COUNT} random interleavings of every pair of user requests end as the la
   await sampler
   expect(strandedSeen).toEqual([])
 
+  const { embeddedEmulator } = await import('../../srv/service-manager/kinds')
   const emu = await embeddedEmulator<Emulator>()
   const record = (o: { id: string; labels?: Record<string, string[]> }) => ({ id: o.id, record: o.labels?.skm_id?.[0] })
   const problems = await violations(api, runs, { instances: emu.instances().map(record), bindings: emu.bindings().map(record) })
