@@ -28,6 +28,9 @@ const LOG = cds.log('server')
   auditRefusedCredentialRequests(app)
 })
 
+/** A PUT to an unknown ID would create the entry under a key the client chose; it answers 404 instead. */
+;(cds.env as unknown as { runtime: { put_as_upsert?: boolean } }).runtime.put_as_upsert = false
+
 /**
  * The request guard runs after authentication, in front of every protocol adapter; its error answer runs
  * before CAP's final error handler (see lib/input-guard.ts).

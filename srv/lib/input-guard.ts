@@ -201,12 +201,18 @@ function checkBody(srv: cds.Service, method: string, to: Addressed | undefined, 
   }
 }
 
-/** `$top` and `$skip` are whole numbers of at least 0. */
+/** `$top` and `$skip` are whole numbers of at least 0, at the top level and inside `$expand`. */
 function checkQuery(query: Record<string, unknown>) {
   for (const option of ['$top', '$skip']) {
     const value = query[option]
     if (value === undefined) continue
     if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new InputError(400, 'QUERY_OPTION_INVALID', [option, shown(String(value))], option)
+  }
+  const expand = query.$expand
+  for (const text of Array.isArray(expand) ? expand : [expand]) {
+    if (typeof text !== 'string') continue
+    for (const [, option, value] of text.matchAll(/(\$top|\$skip)=([^;)&]*)/g))
+      if (!/^\d+$/.test(value)) throw new InputError(400, 'QUERY_OPTION_INVALID', [option, shown(value)], '$expand')
   }
 }
 

@@ -156,7 +156,12 @@ const bodies: Case[] = [
   ...(['viewer', 'reader', 'provisioner', 'nobody'] as User[]).map(
     (user): Case => ({ name: `POST ServiceInstances with null as ${user}`, method: 'POST', url: 'ServiceInstances', raw: 'null', user, status: 400, code: 'BODY_NOT_OBJECT' })
   ),
-  { name: 'a body that is not JSON', method: 'POST', url: 'ServiceInstances', raw: '{"name":', status: 400, code: 'BODY_NOT_JSON' }
+  { name: 'a body that is not JSON', method: 'POST', url: 'ServiceInstances', raw: '{"name":', status: 400, code: 'BODY_NOT_JSON' },
+  ...NOT_OBJECTS.slice(0, 3).map(([what, raw]): Case => ({ name: `scanExpiry with ${what}`, method: 'POST', url: 'scanExpiry', raw, status: 400, code: 'BODY_NOT_OBJECT' })),
+  ...['adopt', 'remove', 'ignore'].map((action): Case => ({ name: `finding ${action} with null`, method: 'POST', url: `Findings(${UNKNOWN})/ProvisioningService.${action}`, raw: 'null', status: 400, code: 'BODY_NOT_OBJECT' })),
+  ...['syncCatalog', 'sweep'].map((action): Case => ({ name: `subaccount ${action} with null`, method: 'POST', url: `Subaccounts(${SUB1})/ProvisioningService.${action}`, raw: 'null', status: 400, code: 'BODY_NOT_OBJECT' })),
+  { name: 'PATCH a certificate with null', method: 'PATCH', url: `Certificates(${UNKNOWN})`, raw: 'null', status: 400, code: 'BODY_NOT_OBJECT' },
+  { name: 'POST a registration below a key with null', method: 'POST', url: () => `ServiceKeys(${key.ID})/registrations`, raw: 'null', status: 400, code: 'BODY_NOT_OBJECT' }
 ]
 
 const batch = (requests: unknown): Case['raw'] => JSON.stringify({ requests })
@@ -272,6 +277,8 @@ const ids: Case[] = [
   { name: 'download on key abc', method: 'GET', url: 'ServiceKeys(abc)/ProvisioningService.downloadCredentials()', status: 400, code: 'ID_INVALID' },
   { name: 'PATCH a subaccount by a non-UUID', method: 'PATCH', url: 'Subaccounts(acme)', body: { displayName: 'x' }, status: 400, code: 'ID_INVALID' },
   { name: 'a key below an instance by a non-UUID', method: 'GET', url: () => `ServiceInstances(${instance.ID})/keys(abc)`, status: 400, code: 'ID_INVALID' },
+  { name: 'DELETE a registration by a non-UUID', method: 'DELETE', url: 'Registrations(abc)', status: 400, code: 'ID_INVALID' },
+  { name: 'GET a finding by a non-UUID', method: 'GET', url: 'Findings(abc)', status: 400, code: 'ID_INVALID' },
   { name: 'a URL with broken percent-encoding', method: 'GET', url: 'ServiceInstances(%E0%A4%A)', status: 400, code: 'URL_INVALID' }
 ]
 
@@ -303,6 +310,8 @@ const unknownIds: Case[] = [
     (action): Case => ({ name: `${action} on an unknown key`, method: 'POST', url: `ServiceKeys(${UNKNOWN})/ProvisioningService.${action}`, body: {}, status: 404, code: 'KEY_UNKNOWN' })
   ),
   { name: 'download of an unknown key', method: 'GET', url: `ServiceKeys(${UNKNOWN})/ProvisioningService.downloadCredentials()`, status: 404, code: 'KEY_UNKNOWN' },
+  { name: 'PUT to an unknown subaccount does not create it under the client\'s key', method: 'PUT', url: `Subaccounts(${UNKNOWN})`, body: { displayName: 'x', subaccountId: SUB1 }, status: 404, code: 'SUBACCOUNT_UNKNOWN' },
+  { name: 'PUT to an unknown template does not create it', method: 'PUT', url: `Templates(${UNKNOWN})`, body: { name: 't', offeringName: 'xsuaa', planName: 'application' }, status: 404, code: 'TEMPLATE_UNKNOWN' },
   { name: 'refresh of an unknown instance', method: 'POST', url: `ServiceInstances(${UNKNOWN})/ProvisioningService.refresh`, body: {}, status: 404, code: 'INSTANCE_UNKNOWN' },
   { name: 'syncCatalog of an unknown subaccount', method: 'POST', url: `Subaccounts(${UNKNOWN})/ProvisioningService.syncCatalog`, body: {}, status: 404, code: 'SUBACCOUNT_UNKNOWN' },
   { name: 'sweep of an unknown subaccount', method: 'POST', url: `Subaccounts(${UNKNOWN})/ProvisioningService.sweep`, body: {}, status: 404, code: 'SUBACCOUNT_UNKNOWN' },
@@ -412,6 +421,9 @@ const queries: Case[] = [
   { name: '$top=abc', method: 'GET', url: 'ServiceKeys?$top=abc', status: 400, code: 'QUERY_OPTION_INVALID' },
   { name: '$top=1.5', method: 'GET', url: 'ServiceKeys?$top=1.5', status: 400, code: 'QUERY_OPTION_INVALID' },
   { name: '$top given twice', method: 'GET', url: 'ServiceKeys?$top=1&$top=2', status: 400, code: 'QUERY_OPTION_INVALID' },
+  { name: '$top=-1 inside $expand', method: 'GET', url: 'ServiceInstances?$expand=keys($top=-1)', status: 400, code: 'QUERY_OPTION_INVALID' },
+  { name: '$skip=-5 inside a nested $expand', method: 'GET', url: 'Subaccounts?$expand=instances($expand=keys($skip=-5))', status: 400, code: 'QUERY_OPTION_INVALID' },
+  { name: 'the Me singleton with $top=-1', method: 'GET', url: 'Me?$top=-1', status: 400, code: 'QUERY_OPTION_INVALID' },
   { name: 'a $filter that does not parse', method: 'GET', url: "ServiceKeys?$filter=name eq 'x", status: 400 },
   { name: 'a $filter on an unknown element', method: 'GET', url: "ServiceKeys?$filter=secret eq 'x'", status: 400 }
 ]
