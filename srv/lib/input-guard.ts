@@ -309,16 +309,17 @@ export function requestGuard() {
       if (to?.batch && method === 'POST' && !/^(application\/json|multipart\/mixed)\b/i.test(contentType))
         throw new InputError(400, 'BATCH_INVALID', ['a batch is sent as application/json or multipart/mixed'])
       if (!['POST', 'PUT', 'PATCH'].includes(method) || typeof req.body === 'object') return next()
+      const multipart = /^multipart\/mixed\b/i.test(contentType)
+      // other content types (streams, or what CAP answers 415) are left to CAP, unread
+      if (!(multipart && to?.batch) && !/^application\/json\b/i.test(contentType)) return next()
       await readText(req, res)
       const text = typeof req.body === 'string' ? req.body : ''
-      if (/^multipart\/mixed\b/i.test(contentType)) {
-        if (to?.batch) checkMultipartBatch(srv, req.baseUrl, text, contentType)
+      if (multipart) {
+        checkMultipartBatch(srv, req.baseUrl, text, contentType)
         return next()
       }
-      if (!/^application\/json\b/i.test(contentType)) return next() // CAP answers 415
       if (!text.trim()) {
-        req.body = undefined
-        ;(req as Request & { _body?: boolean })._body = false
+        req.body = {} // what CAP makes of an empty JSON body
         return next()
       }
       let body: unknown

@@ -508,6 +508,11 @@ describe('regressions', () => {
     expect({ status: res.status, code: res.data.error.code }).toEqual({ status: 400, code: 'DEEP_INSERT_NOT_SUPPORTED' })
   })
 
+  test('an action called with an empty JSON body still works', async () => {
+    const res = await post(`ServiceInstances(${instance.ID})/ProvisioningService.refresh`, '')
+    expect(res.status).toBe(200)
+  })
+
   test('the Fiori apps\' multipart $batch create still works', async () => {
     const res = await post(
       '$batch',
