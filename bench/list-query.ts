@@ -294,7 +294,10 @@ function figures(results: Array<Awaited<ReturnType<typeof load>>>): Figures {
 /** Each app's page (30 rows, its texts and criticalities) and count, written by hand, for one user. */
 function rawPages(who: Who): Record<string, string[]> {
   const t = (e: string) => `btp_provisioning_${e}`
-  const scoped = who === 'viewer' ? `s.subaccountId in (${LIMITED_TO.map(g => `'${g}'`).join(',')})` : '1 = 1'
+  const limited = who === 'viewer'
+  const scoped = limited ? `s.subaccountId in (${LIMITED_TO.map(g => `'${g}'`).join(',')})` : '1 = 1'
+  // the unrestricted user's pages need no subaccount
+  const viaSubaccount = (on: string) => (limited ? `join ${t('Subaccounts')} s on s.ID = ${on}` : '')
   const code = (e: string, alias: string, on: string) => `left join ${t(e)} ${alias} on ${alias}.code = ${on}`
   return {
     subaccounts: [
@@ -303,16 +306,16 @@ function rawPages(who: Who): Record<string, string[]> {
     ],
     serviceinstances: [
       `select i.ID, i.environment, i.modifiedAt, i.name, i.offering_ID, i.plan_ID, i.state_code, i.subaccount_ID, o.name, p.name, st.name, st.criticality, s.displayName ` +
-        `from ${t('ServiceInstances')} i join ${t('Subaccounts')} s on s.ID = i.subaccount_ID left join ${t('ServiceOfferings')} o on o.ID = i.offering_ID ` +
+        `from ${t('ServiceInstances')} i left join ${t('Subaccounts')} s on s.ID = i.subaccount_ID left join ${t('ServiceOfferings')} o on o.ID = i.offering_ID ` +
         `left join ${t('ServicePlans')} p on p.ID = i.plan_ID ${code('LifecycleStates', 'st', 'i.state_code')} where ${scoped} order by i.modifiedAt desc, i.ID limit 30`,
-      `select count(*) from ${t('ServiceInstances')} i join ${t('Subaccounts')} s on s.ID = i.subaccount_ID where ${scoped}`
+      `select count(*) from ${t('ServiceInstances')} i ${viaSubaccount('i.subaccount_ID')} where ${scoped}`
     ],
     servicekeys: [
       `select k.ID, k.credentialType, k.expiresAt, k.expiry_code, k.instance_ID, k.name, k.state_code, k.verification_code, k.verifiedAt, i.name, ` +
-        `st.name, st.criticality, v.name, v.criticality, e.name, e.criticality from ${t('ServiceKeys')} k join ${t('ServiceInstances')} i on i.ID = k.instance_ID ` +
-        `join ${t('Subaccounts')} s on s.ID = i.subaccount_ID ${code('LifecycleStates', 'st', 'k.state_code')} ${code('VerificationStates', 'v', 'k.verification_code')} ` +
+        `st.name, st.criticality, v.name, v.criticality, e.name, e.criticality from ${t('ServiceKeys')} k left join ${t('ServiceInstances')} i on i.ID = k.instance_ID ` +
+        `${viaSubaccount('i.subaccount_ID')} ${code('LifecycleStates', 'st', 'k.state_code')} ${code('VerificationStates', 'v', 'k.verification_code')} ` +
         `${code('ExpiryStates', 'e', 'k.expiry_code')} where ${scoped} order by k.modifiedAt desc, k.ID limit 30`,
-      `select count(*) from ${t('ServiceKeys')} k join ${t('ServiceInstances')} i on i.ID = k.instance_ID join ${t('Subaccounts')} s on s.ID = i.subaccount_ID where ${scoped}`
+      `select count(*) from ${t('ServiceKeys')} k ${limited ? `join ${t('ServiceInstances')} i on i.ID = k.instance_ID` : ''} ${viaSubaccount('i.subaccount_ID')} where ${scoped}`
     ],
     certificates: [
       `select c.ID, c.clientAuth, c.expiry_code, c.issuer, c.keyAlgorithm, c.name, c.notAfter, c.subject, e.name, e.criticality from ${t('Certificates')} c ` +
@@ -323,7 +326,7 @@ function rawPages(who: Who): Record<string, string[]> {
 }
 
 /** ms per page (its statements once each), median of `repeat` runs on one connection. */
-function timeRawPages(file: string, who: Who, repeat = 101): Record<string, number> {
+export function timeRawPages(file: string, who: Who, repeat = 101): Record<string, number> {
   const db = new Database(file)
   try {
     const result: Record<string, number> = {}
