@@ -23,9 +23,10 @@ import { startEmulator, type Emulator, type RecordedCall } from '../emulator'
 import { SM_LIMITS } from '../srv/service-manager/throttle'
 import { API, ADMIN_AUTH, ROOT, block, cpuSeconds, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
 
+/** Objects one app process reconciles at a time, as the app is configured, when a run does not override it. */
+export const APP_CONCURRENCY: number = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).cds.provisioning?.reconcileConcurrency ?? 32
+
 /** Subaccount "ACME Integration (eu10)" of the sample data and its entitled plan xsuaa/application. */
-/** The queue's chunk size as the app is configured (package.json), when a run does not override it. */
-export const APP_CHUNK_SIZE: number = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).cds.requires.queue.chunkSize
 
 const SUBACCOUNT = '0c7a51f2-3b6d-4e8a-9f10-2d4c6e8a0b11'
 const PLAN = 'f144ebdf-e1f3-5813-acca-d3353ea7d7d0'
@@ -38,8 +39,8 @@ export interface ProvisioningOptions {
   requestLatencyMs: number
   /** parallel OData clients submitting the pairs */
   clients: number
-  /** cds.requires.queue overrides, e.g. { chunkSize: 50 } */
-  queue?: Record<string, unknown>
+  /** cds.provisioning.reconcileConcurrency override */
+  concurrency?: number
   /** cds.provisioning overrides, e.g. { pollMax: '2s' } */
   provisioning?: Record<string, unknown>
   label?: string
@@ -94,7 +95,8 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
   const operationMs = Math.round(o.operationMs / k)
   const windowMs = Math.round(60_000 / k)
   const limits = { all: SM_LIMITS.all.perMinute!, instanceCreates: SM_LIMITS.instanceCreates.perMinute!, bindings: SM_LIMITS.bindings.perMinute! }
-  const label = o.label ?? `chunkSize ${o.queue?.chunkSize ?? APP_CHUNK_SIZE}`
+  const concurrency = o.concurrency ?? APP_CONCURRENCY
+  const label = o.label ?? `concurrency ${concurrency}`
   const emu: Emulator = await startEmulator({
     operationMs,
     requestLatencyMs: o.requestLatencyMs,
@@ -109,14 +111,12 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
     emu.tenants.map(t => [t.subaccountId, { sm_url: emu.url, url: emu.url, clientid: t.clientid, clientsecret: t.clientsecret }])
   )
   const smClients = new Set(emu.tenants.map(t => t.clientid))
-  const queue = { ...(o.queue ?? {}) }
   const app = await startApp({
     requires: {
       'service-manager': { kind: 'credentials', subaccounts, limits: { minuteMs: windowMs } },
-      ...(Object.keys(queue).length ? { queue } : {}),
       messaging: { kind: 'local-messaging' }
     },
-    provisioning: { expiryScanInterval: '24h', ...(o.provisioning ?? {}) },
+    provisioning: { expiryScanInterval: '24h', reconcileConcurrency: concurrency, ...(o.provisioning ?? {}) },
     log: { levels: { cds: 'warn', odata: 'warn', orchestrator: 'error', queue: 'warn', 'persistent-queue': 'warn', 'service-manager': 'warn' } }
   })
   const auth = { Authorization: ADMIN_AUTH }
@@ -206,7 +206,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
       ['operation duration', `${operationMs} ms (${o.operationMs} ms / K)`],
       ['request latency', `${o.requestLatencyMs} ms per SM call`],
       ['OData clients', o.clients],
-      ['queue', JSON.stringify({ chunkSize: APP_CHUNK_SIZE, ...queue })],
+      ['objects reconciled at a time', concurrency],
       ['provisioning', JSON.stringify(o.provisioning ?? {})]
     ])
     block(`provisioning (${label}): figures`, [

@@ -8,8 +8,8 @@
  *   --operation-ms MS  SM operation duration before scaling (default 2000)
  *   --latency-ms MS    emulator latency per request (default 20)
  *   --clients N        parallel OData clients submitting pairs (default 16)
- *   --chunk-size N     cds.requires.queue.chunkSize of the app (default: the app's, package.json)
- *   --compare-chunk N  also run with this chunkSize, to compare (default 0: no second run)
+ *   --reconcile-concurrency N  objects the app reconciles at a time (default: the app's, 32)
+ *   --compare-concurrency N    also run with this reconcile concurrency, to compare (default 0: no second run)
  *   --pollInitial/--pollMax/--pollSlice D   cds.provisioning overrides of the app, e.g. --pollInitial 1s
  *   list query (b):
  *   --keys N           service keys in the database (default 100000)
@@ -23,7 +23,7 @@
  * Prints the inputs, the figures and a summary of ratios; asserts nothing.
  */
 import { args, block, fmt, num } from './lib'
-import { APP_CHUNK_SIZE, provisioningBench, type ProvisioningResult } from './provisioning'
+import { APP_CONCURRENCY, provisioningBench, type ProvisioningResult } from './provisioning'
 import { listQueryBench, type ListQueryResult } from './list-query'
 import { settleBench, type SettleResult } from './settle'
 
@@ -42,16 +42,13 @@ async function main() {
       requestLatencyMs: num(a, 'latency-ms', 20),
       clients: num(a, 'clients', 16)
     }
-    const chunk = a['chunk-size'] ? { chunkSize: num(a, 'chunk-size', APP_CHUNK_SIZE) } : undefined
+    const concurrency = num(a, 'reconcile-concurrency', APP_CONCURRENCY)
     const prov: Record<string, string> = {}
     for (const k of ['pollInitial', 'pollMax', 'pollSlice']) if (a[k]) prov[k] = a[k]
-    provisioning.push(
-      await provisioningBench({ ...base, queue: chunk, provisioning: prov, label: `chunkSize ${chunk?.chunkSize ?? APP_CHUNK_SIZE}${Object.keys(prov).length ? ' ' + JSON.stringify(prov) : ''}` })
-    )
-    const compare = num(a, 'compare-chunk', 0)
-    if (compare > 0 && compare !== (chunk?.chunkSize ?? APP_CHUNK_SIZE)) {
-      provisioning.push(await provisioningBench({ ...base, queue: { chunkSize: compare }, label: `chunkSize ${compare}` }))
-    }
+    const extra = Object.keys(prov).length ? ' ' + JSON.stringify(prov) : ''
+    provisioning.push(await provisioningBench({ ...base, concurrency, provisioning: prov, label: `concurrency ${concurrency}${extra}` }))
+    const compare = num(a, 'compare-concurrency', 0)
+    if (compare > 0 && compare !== concurrency) provisioning.push(await provisioningBench({ ...base, concurrency: compare, label: `concurrency ${compare}` }))
   }
   if (!only || only === 'list') {
     const concurrency = (a.concurrency ?? '32,8').split(',').map(Number)
@@ -70,7 +67,7 @@ async function main() {
   for (const p of provisioning) {
     rows.push([`provisioning (${p.label}): wall / ideal bound (goal <= 1.1)`, `${fmt(p.wallMs / p.idealSlidingMs)} (${fmt(p.wallMs / 1000, 1)} s / ${fmt(p.idealSlidingMs / 1000, 1)} s)`])
     rows.push([`provisioning (${p.label}): wall / plain-rate bound`, fmt(p.wallMs / p.idealRateMs)])
-    rows.push([`provisioning (${p.label}): SM calls per key (goal <= 6)`, fmt(p.callsPerKey)])
+    rows.push([`provisioning (${p.label}): SM calls per key (goal <= 4)`, fmt(p.callsPerKey)])
     rows.push([`provisioning (${p.label}): 429s / failed`, `${p.rateLimited} / ${p.failed}`])
   }
   if (list) {
