@@ -340,14 +340,18 @@ export function requestGuard() {
 
 // ---- the error answer -------------------------------------------------------------------------------
 
-let ownCodes: Set<string> | undefined
-/** The message codes of _i18n/messages.properties. */
-function messageCodes(): Set<string> {
+let ownCodes: { has(code: string): boolean } | undefined
+/**
+ * The message codes of _i18n/messages.properties. Where the file is not at hand (a build that keeps the
+ * texts elsewhere), any code with a text that is not a bare status counts.
+ */
+function messageCodes(): { has(code: string): boolean } {
   if (ownCodes) return ownCodes
   const file = path.join(cds.root, '_i18n', 'messages.properties')
-  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+  if (!fs.existsSync(file)) return (ownCodes = { has: code => !/^\d+$/.test(code) && cds.i18n.messages.at(code, 'en') !== undefined })
   ownCodes = new Set(
-    text
+    fs
+      .readFileSync(file, 'utf8')
       .split(/\r?\n/)
       .map(l => /^\s*([A-Za-z0-9_.-]+)\s*[=:]/.exec(l)?.[1])
       .filter((c): c is string => !!c)
