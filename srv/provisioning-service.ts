@@ -155,7 +155,7 @@ export class ProvisioningService extends cds.ApplicationService {
       await INSERT.into(db.ServiceKeys).entries({
         ID,
         instance_ID: old.instance_ID,
-        name: rotatedName(old.name),
+        name: await this.freeRotatedName(old),
         credentialType: old.credentialType,
         certificate_ID: old.certificate_ID,
         keyLength: old.keyLength,
@@ -300,6 +300,21 @@ export class ProvisioningService extends cds.ApplicationService {
   private keyOf(req: Request): string {
     const p = req.params.at(-1) as Row | string
     return typeof p === 'object' ? p.ID : p
+  }
+
+  /**
+   * The successor's name, not held by another key of the instance that still exists (in SM, names are unique
+   * per instance): rotating a successor within the same second would otherwise repeat its name.
+   */
+  private async freeRotatedName(old: Row): Promise<string> {
+    const taken = new Set(
+      ((await SELECT.from(cds.entities('btp.provisioning').ServiceKeys).columns('name').where({ instance_ID: old.instance_ID, state_code: { '!=': 'Deleted' } })) as { name: string }[]).map(k => k.name)
+    )
+    const now = Date.now()
+    for (let s = 0; ; s++) {
+      const name = rotatedName(old.name, new Date(now + s * 1000))
+      if (!taken.has(name)) return name
+    }
   }
 
   /** A new object's first generation: its create step, due now (part of the request's transaction). */

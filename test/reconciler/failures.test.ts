@@ -134,6 +134,18 @@ describe('rotation', () => {
     expect(await stranded()).toEqual([])
   })
 
+  test('a successor rotated again at once gets a name of its own (SM refuses a second key of one name)', async () => {
+    const first = await readyKey(instanceId, 'rotate-twice')
+    const one = await admin.post(`${API}/ServiceKeys(${first.ID})/rotate`, {})
+    await waitFor(admin, `${API}/ServiceKeys(${one.data.ID})`, stateIs('Ready'))
+    const two = await admin.post(`${API}/ServiceKeys(${one.data.ID})/rotate`, {})
+    expect(two.status).toBe(200)
+    expect(two.data.name).not.toBe(one.data.name)
+    const second = await waitFor(admin, `${API}/ServiceKeys(${two.data.ID})`, stateIs('Ready', 'Failed'))
+    expect(second).toMatchObject({ state_code: 'Ready', lastError: null })
+    expect(emu.bindings().filter(b => b.name === second.name)).toHaveLength(1)
+  })
+
   test('deleting the old key during the overlap wins over the retirement: one delete, no error', async () => {
     const old = await readyKey(instanceId, 'rotate-then-delete')
     const rotated = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
