@@ -203,7 +203,7 @@ export class Orchestrator extends cds.Service {
           .columns('ID')
           .where`reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
           .orderBy('reconcileAt')
-          .limit(room + this.active.size)
+          .limit(room)
       )) as { ID: string }[]
       for (const { ID } of due) {
         if (this.active.size >= reconcileConcurrency) return
@@ -248,9 +248,29 @@ export class Orchestrator extends cds.Service {
     } catch (e) {
       if (e instanceof LeaseLost) return LOG.warn(`Lost the lease on ${kind} ${ID}; another process goes on with it`)
       LOG.error(`Reconciling ${kind} ${ID} failed`, e)
-      // the lease lapses on its own; nothing else to do
+      // e.g. the result could not be written: counted like any unexpected error, so the object cannot go round for ever
+      await this.recordBreakdown(kind, ID, e).catch(() => undefined) // if even that fails, the lease lapses
     } finally {
       clearInterval(renew)
+    }
+  }
+
+  /** An error outside a step (writing its result failed): another try later, Failed after a few. */
+  private async recordBreakdown(kind: Kind, ID: string, e: unknown) {
+    const obj = (await cds.tx(() => SELECT.one.from(db()[kind], ID))) as Managed | undefined
+    if (!obj || obj.leaseOwner !== OWNER) return
+    const attempts = (obj.attempts ?? 0) + 1
+    const lastError = `The step failed unexpectedly: ${(e as Error)?.message ?? String(e)}`.slice(0, 2000)
+    const final = attempts >= settings().maxUnexpectedErrors
+    await this.release(kind, ID, final
+      ? { state_code: 'Failed', lastError, observedGeneration: obj.generation, attempts: 0, reconcileAt: null }
+      : { lastError, attempts, reconcileAt: inMs(this.backoff(attempts)) })
+    if (final && obj.lastOperation_ID) {
+      await cds.tx(() =>
+        UPDATE(db().Operations)
+          .set({ state_code: 'failed', finishedAt: now(), error: lastError })
+          .where({ ID: obj.lastOperation_ID, state_code: { in: ['pending', 'running'] } })
+      )
     }
   }
 

@@ -75,6 +75,18 @@ describe('failure is a state', () => {
     expect(emu.instances().filter(i => i.name === 'never-sent')).toEqual([])
   })
 
+  test('a result that cannot be written is tried a few times, then the object ends Failed (never goes round for ever)', async () => {
+    const verification = await import('../../srv/verification')
+    const spy = jest.spyOn(verification, 'saveVerification').mockRejectedValue(new Error('the verification could not be stored'))
+    const inst = await readyInstance('unwritable-result')
+    const res = await admin.post(`${API}/ServiceKeys`, { instance_ID: inst.ID, name: 'unwritable-key' })
+    const key = await waitFor(admin, `${API}/ServiceKeys(${res.data.ID})`, stateIs('Failed', 'Ready'))
+    expect(key).toMatchObject({ state_code: 'Failed', lastError: 'The step failed unexpectedly: the verification could not be stored', reconcileAt: null })
+    expect(spy).toHaveBeenCalledTimes(3)
+    expect((await admin.get(`${API}/Operations(${key.lastOperation_ID})`)).data).toMatchObject({ state_code: 'failed' })
+    expect(await stranded()).toEqual([])
+  })
+
   test('an SM error that retrying cannot fix ends the step Failed with SM\'s message at once', async () => {
     emu.addFault({ method: 'POST', path: '/v1/service_instances', status: 400, body: { error: 'BadRequest', description: 'the parameters are not valid for this plan' } })
     const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'refused-by-sm' })
