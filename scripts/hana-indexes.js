@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /*
  * Writes db/src/<table>_<name>.hdbindex for every index declared with `@indexes` (db/indexes.cds), so the
- * HANA build (cds build --production) deploys them with the tables; removes .hdbindex files no longer
- * declared. `--check` writes nothing and exits 1 when the files are not up to date.
+ * HANA build (cds build --production) deploys them with the tables (db/src/.hdiconfig names their HDI
+ * plugin); removes .hdbindex files no longer declared. `--check` writes nothing and exits 1 when the files
+ * are not up to date.
  */
 const cds = require('@sap/cds')
 const fs = require('node:fs')
