@@ -1,6 +1,7 @@
 import cds from '@sap/cds'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { LIST_REQUESTS } from '../bench/list-requests'
 import { fill, listPlans, SIZES } from './list-plans'
 
@@ -35,6 +36,9 @@ test('the declared indexes exist after deployment', async () => {
 test('the HANA build carries the same indexes (db/src/*.hdbindex)', () => {
   // exits non-zero, naming the files, when db/src does not match the @indexes annotations
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'hana-indexes.js'), '--check'], { cwd: ROOT, stdio: 'pipe' })
+  // HDI deploys files outside src/gen only with a .hdiconfig naming their plugin
+  const hdiconfig = JSON.parse(readFileSync(path.join(ROOT, 'db', 'src', '.hdiconfig'), 'utf8'))
+  expect(hdiconfig.file_suffixes.hdbindex).toEqual({ plugin_name: 'com.sap.hana.di.index' })
 })
 
 describe.each(['admin', 'viewer-acme', 'viewer-eu10'])('default list requests of the four apps as %s', user => {
