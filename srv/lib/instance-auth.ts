@@ -413,9 +413,9 @@ function restrictColumn(c: Column, entity: Definition, own: Condition, condition
 function restrictRef(x: { ref: (string | Step)[] }, entity: Definition, own: Condition, conditions: Conditions) {
   let from = entity
   let fromCond = own
-  x.ref.forEach((s, i) => {
-    if (i === x.ref.length - 1 && !(typeof s === 'object' && s.where) && !from.elements[stepId(s)]?.isAssociation) return
-    const assoc = from.elements[stepId(s)]
+  for (const [i, s] of x.ref.entries()) {
+    // a path goes on through associations only; it ends at the first element that is none
+    const assoc = from.elements?.[stepId(s)]
     const to = assoc?.isAssociation ? definition(assoc.target) : undefined
     if (!assoc || !to) return
     const cond = conditions.of(to)
@@ -425,7 +425,7 @@ function restrictRef(x: { ref: (string | Step)[] }, entity: Definition, own: Con
     if (step.where || typeof s === 'object') x.ref[i] = step
     from = to
     fromCond = cond
-  })
+  }
 }
 
 function restrictPaths(tokens: Token[], entity: Definition, own: Condition, conditions: Conditions): Token[] {
