@@ -92,7 +92,11 @@ type Row = Record<string, unknown>
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 'true'
 
-/** The budget's tables, on a database service of its own (see budgetDatabase). */
+/**
+ * The budget's tables, on a database service of its own (see budgetDatabase). Every access is a root
+ * transaction of its own (`db.tx(fn)`), never part of the caller's: a request's transaction would hold the
+ * budget's connection until the request ends.
+ */
 export class BudgetStore {
   private readonly known = new Set<string>()
   private readonly entities: Record<'RateWindows' | 'RateCalls' | 'RatePauses' | 'RateBookings', cds.entity>
@@ -109,7 +113,7 @@ export class BudgetStore {
     const { RateWindows } = this.entities
     for (const w of windows) {
       if (this.known.has(w.ID)) continue
-      const exists = () => this.db.run(SELECT.one.from(RateWindows).columns('ID').where({ ID: w.ID }))
+      const exists = () => this.db.tx(tx => tx.run(SELECT.one.from(RateWindows).columns('ID').where({ ID: w.ID })))
       if (!(await exists())) {
         try {
           await this.db.tx(tx => tx.run(INSERT.into(RateWindows).entries({ ID: w.ID, subaccount, scope: w.scope, span: w.span, capacity: w.capacity, filled: 0, head: 0 })))
@@ -300,7 +304,7 @@ export class BudgetStore {
 
   /** Calls a window counts at `now` (tests, diagnostics). */
   async active(windowId: string, span: number, now: number): Promise<number> {
-    const rows = (await this.db.run(SELECT.from(this.entities.RateCalls).columns('ended').where({ window_ID: windowId }))) as Row[]
+    const rows = (await this.db.tx(tx => tx.run(SELECT.from(this.entities.RateCalls).columns('ended').where({ window_ID: windowId })))) as Row[]
     return rows.filter(r => num(r.ended) + span > now).length
   }
 }
@@ -331,7 +335,8 @@ export function budgetDatabase(): Promise<cds.DatabaseService> {
     const csn = !inMemory && cds.model?.definitions['btp.provisioning.RateWindows'] ? undefined : await budgetModel()
     const model = csn ? cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN) : cds.model
     const db = (await cds.connect.to('rate-budget', { ...main, model, silent: true } as object)) as cds.DatabaseService
-    if (inMemory) await (cds as unknown as Deployer).deploy(csn, { silent: true }).to(db)
+    // in a root transaction of its own: deploy's db.run() would otherwise join the request that got here first
+    if (inMemory) await db.tx(tx => (cds as unknown as Deployer).deploy(csn, { silent: true }).to(tx as unknown as cds.DatabaseService))
     cds.once('shutdown', () => forgetDatabase(db))
     return db
   })()
