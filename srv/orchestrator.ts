@@ -45,6 +45,7 @@ interface Managed {
   certificate_ID?: string | null
   rotatedFrom_ID?: string | null
   retireAt?: string | null
+  reconcileAt?: string | null
   leaseOwner?: string | null
 }
 
@@ -194,35 +195,43 @@ export class Orchestrator extends cds.Service {
   /** Takes due objects under a lease, as many as this process has room for, and works on each. */
   private async takeDueWork() {
     const { reconcileConcurrency, leaseMs } = settings()
-    for (const kind of KINDS) {
-      const room = reconcileConcurrency - this.active.size
-      if (room <= 0 || this.stopped) return
-      const t = now()
-      const due = (await cds.tx(() =>
-        SELECT.from(db()[kind])
-          .columns('ID')
-          .where`reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
-          .orderBy('reconcileAt')
-          .limit(room)
-      )) as { ID: string }[]
-      for (const { ID } of due) {
-        if (this.active.size >= reconcileConcurrency) return
-        const id = `${kind}/${ID}`
-        if (this.active.has(id)) continue
-        const taken = await cds.tx(() =>
-          UPDATE(db()[kind])
-            .set({ leaseOwner: OWNER, leaseUntil: inMs(leaseMs) })
-            .where`ID = ${ID} and reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
-        )
-        if (!taken) continue // another process was quicker
-        this.active.add(id)
-        const work = this.work(kind, ID).finally(() => {
-          this.active.delete(id)
-          this.running.delete(work)
-          this.wake()
-        })
-        this.running.add(work)
-      }
+    const room = reconcileConcurrency - this.active.size
+    if (room <= 0 || this.stopped) return
+    const t = now()
+    // the longest due first, whatever their kind (a key woken by its instance does not wait behind instances)
+    const due = (
+      await cds.tx(async () => {
+        const found: { kind: Kind; ID: string; reconcileAt: string }[] = []
+        for (const kind of KINDS) {
+          const rows = (await SELECT.from(db()[kind])
+            .columns('ID', 'reconcileAt')
+            .where`reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
+            .orderBy('reconcileAt')
+            .limit(room)) as { ID: string; reconcileAt: string }[]
+          found.push(...rows.map(r => ({ kind, ID: r.ID, reconcileAt: new Date(r.reconcileAt).toISOString() })))
+        }
+        return found
+      })
+    )
+      .sort((a, b) => (a.reconcileAt < b.reconcileAt ? -1 : a.reconcileAt > b.reconcileAt ? 1 : 0))
+      .slice(0, room)
+    for (const { kind, ID } of due) {
+      if (this.active.size >= reconcileConcurrency || this.stopped) return
+      const id = `${kind}/${ID}`
+      if (this.active.has(id)) continue
+      const taken = await cds.tx(() =>
+        UPDATE(db()[kind])
+          .set({ leaseOwner: OWNER, leaseUntil: inMs(leaseMs) })
+          .where`ID = ${ID} and reconcileAt <= ${t} and (leaseUntil is null or leaseUntil < ${t})`
+      )
+      if (!taken) continue // another process was quicker
+      this.active.add(id)
+      const work = this.work(kind, ID).finally(() => {
+        this.active.delete(id)
+        this.running.delete(work)
+        this.wake()
+      })
+      this.running.add(work)
     }
   }
 
@@ -276,11 +285,16 @@ export class Orchestrator extends cds.Service {
 
   /** One pass: read the object, make one step, write the result if the generation is still current. */
   private async pass(kind: Kind, ID: string) {
-    const obj = (await cds.tx(() => SELECT.one.from(db()[kind], ID))) as Managed | undefined
+    const read = await cds.tx(async () => {
+      const obj = (await SELECT.one.from(db()[kind], ID)) as Managed | undefined
+      if (!obj || obj.leaseOwner !== OWNER) return { obj }
+      if (obj.generation > 1) await this.closeOlderOperations(kind, obj)
+      const op = obj.lastOperation_ID ? ((await SELECT.one.from(db().Operations, obj.lastOperation_ID)) as OperationRow | undefined) : undefined
+      return { obj, op }
+    })
+    const { obj, op } = read as { obj?: Managed; op?: OperationRow }
     if (!obj) return
     if (obj.leaseOwner !== OWNER) throw new LeaseLost()
-    await this.closeOlderOperations(kind, obj)
-    const op = obj.lastOperation_ID ? ((await cds.tx(() => SELECT.one.from(db().Operations, obj.lastOperation_ID as string))) as OperationRow | undefined) : undefined
 
     let outcome: Outcome
     try {
@@ -373,9 +387,13 @@ export class Orchestrator extends cds.Service {
       if (keepsRetirement && obj.retireAt) this.wakeIn(Date.parse(obj.retireAt) - Date.now())
       return
     }
-    const at = inMs(Math.max(1, outcome.later))
+    let at = inMs(Math.max(1, outcome.later))
     const attempts = outcome.attempt ? (obj.attempts ?? 0) + 1 : obj.attempts ?? 0
     await cds.tx(async () => {
+      // someone asked for an earlier look while we worked (e.g. a key's instance became Ready): keep it
+      const row = (await SELECT.one.from(db()[kind], obj.ID).columns('reconcileAt')) as { reconcileAt?: string | null } | undefined
+      const asked = row?.reconcileAt ? new Date(row.reconcileAt).toISOString() : undefined
+      if (asked && asked !== (obj.reconcileAt ? new Date(obj.reconcileAt).toISOString() : undefined) && asked < at) at = asked
       const changed = await UPDATE(db()[kind])
         .set({ reconcileAt: at, attempts, ...(outcome.error ? { lastError: outcome.error.slice(0, 2000) } : {}), leaseOwner: null, leaseUntil: null })
         .where({ ID: obj.ID, generation: obj.generation, leaseOwner: OWNER })
@@ -386,7 +404,7 @@ export class Orchestrator extends cds.Service {
         await UPDATE(Operations).set(changes).where({ ID: op.ID })
       }
     })
-    this.wakeIn(outcome.later)
+    this.wakeIn(Date.parse(at) - Date.now())
   }
 
   /** After a compare-and-set wrote nothing: the user changed the object, or we no longer hold it. */
@@ -409,11 +427,9 @@ export class Orchestrator extends cds.Service {
   /** Steps of earlier generations that never finished were superseded by the user's later request. */
   private async closeOlderOperations(kind: Kind, obj: Managed) {
     const { targetType, ref } = TARGET[kind]
-    await cds.tx(() =>
-      UPDATE(db().Operations)
-        .set({ state_code: 'cancelled', finishedAt: now(), error: 'Superseded by a later request' })
-        .where({ targetType, [ref]: obj.ID, generation: { '<': obj.generation }, state_code: { in: ['pending', 'running'] } })
-    )
+    await UPDATE(db().Operations)
+      .set({ state_code: 'cancelled', finishedAt: now(), error: 'Superseded by a later request' })
+      .where({ targetType, [ref]: obj.ID, generation: { '<': obj.generation }, state_code: { in: ['pending', 'running'] } })
   }
 
   private async markRunning(op: OperationRow | undefined) {
@@ -528,7 +544,7 @@ export class Orchestrator extends cds.Service {
   private async wakeKeysOf(instanceId: string) {
     await UPDATE(db().ServiceKeys)
       .set({ reconcileAt: now() })
-      .where({ instance_ID: instanceId, desired: 'present', state_code: 'Creating', reconcileAt: { '>': now() } })
+      .where({ instance_ID: instanceId, desired: 'present', state_code: 'Creating' })
     this.wake()
   }
 
@@ -566,7 +582,11 @@ export class Orchestrator extends cds.Service {
     if (!inst) throw new StepFailed('The service instance no longer exists')
     // one call does the chore: a key asked for with its instance waits for it (woken when it is Ready)
     if (inst.desired === 'absent') throw new StepFailed(`The service instance "${inst.name}" is being deleted`)
-    if (inst.state_code === 'Creating') return { later: settings().pollMaxMs }
+    if (inst.state_code === 'Creating') {
+      // until the instance's next look, and a while after it (woken at once when it is Ready)
+      const next = inst.reconcileAt ? Math.max(0, Date.parse(inst.reconcileAt) - Date.now()) : 0
+      return { later: next + settings().pollMaxMs }
+    }
     if (inst.state_code !== 'Ready') throw new StepFailed(`The service instance "${inst.name}" is ${inst.state_code}: ${inst.lastError ?? ''}`.trim())
     if (key.state_code !== 'Creating') await this.observe(kind, key, { state_code: 'Creating' })
     const sm = await this.clientOf(inst.subaccount_ID)
