@@ -101,11 +101,13 @@ const keyIdOf = (req: Request): string | undefined => {
  */
 export function auditRefusedCredentialReads(service: Service) {
   // srv.handle(req) is CAP's documented point where every request meets its handlers
-  const srv = service as unknown as { handle(req: Request): Promise<unknown> }
-  const handle = srv.handle.bind(srv)
-  srv.handle = async function (req: Request) {
+  type Handle = (this: unknown, req: Request) => Promise<unknown>
+  const srv = service as unknown as { handle: Handle }
+  const handle = srv.handle
+  // called on the service's transactions too (objects derived from it): `this` is the one it is called on
+  srv.handle = async function (this: unknown, req: Request) {
     try {
-      return await handle(req)
+      return await handle.call(this, req)
     } catch (e) {
       const status = statusOf(e)
       if (CREDENTIAL_READS.has(req.event) && status !== undefined && REFUSED.has(status)) {
