@@ -394,4 +394,12 @@ describe('app/router', () => {
     expect(script).toContain('"/do/logout"')
     expect(script).toMatch(/method: "POST"/)
   })
+
+  test.each(['subaccounts', 'serviceinstances', 'servicekeys', 'certificates'])('the %s app has a logout in its list page header', app => {
+    const manifest = json(`app/${app}/webapp/manifest.json`) as { 'sap.ui5': { routing: { targets: Record<string, { name: string; options: { settings: { content?: { header?: { actions?: Record<string, { press: string; text: string }> } } } } }> } } }
+    const list = Object.values(manifest['sap.ui5'].routing.targets).find(t => t.name === 'sap.fe.templates.ListReport')!
+    expect(list.options.settings.content?.header?.actions?.logout).toEqual({ press: 'btp.provisioning.shared.Logout.press', text: '{i18n>logout}' })
+    expect(read(`app/${app}/webapp/i18n/i18n.properties`)).toMatch(/^logout=/m)
+    expect(read(`app/${app}/webapp/index.html`)).toContain('"btp.provisioning.shared": "../shared/"')
+  })
 })

@@ -10,7 +10,9 @@
 
   var ENDPOINT = "/do/logout";
 
-  function logout() {
+  var NO_ROUTER = "Logging out needs the application router; locally there is no session to end.";
+
+  function logout(report) {
     return fetch(ENDPOINT, { method: "GET", credentials: "same-origin", headers: { "X-CSRF-Token": "fetch" } })
       .then(function (response) {
         var token = response.headers.get("X-CSRF-Token");
@@ -25,19 +27,31 @@
         window.location.href = /^(https?:)?\//.test(target) ? target : "/logged-out.html";
       })
       .catch(function () {
-        var status = document.getElementById("logout-status");
-        if (status) status.textContent = "Logging out needs the application router; locally there is no session to end.";
+        report(NO_ROUTER);
       });
   }
 
   if (window.sap && window.sap.ui && typeof window.sap.ui.define === "function") {
-    window.sap.ui.define([], function () {
-      return { press: logout };
+    window.sap.ui.define(["sap/m/MessageToast"], function (MessageToast) {
+      return {
+        press: function () {
+          return logout(function (text) {
+            MessageToast.show(text);
+          });
+        }
+      };
     });
   } else {
     document.addEventListener("DOMContentLoaded", function () {
       var buttons = document.querySelectorAll("[data-logout]");
-      for (var i = 0; i < buttons.length; i++) buttons[i].addEventListener("click", logout);
+      var report = function (text) {
+        var status = document.getElementById("logout-status");
+        if (status) status.textContent = text;
+      };
+      for (var i = 0; i < buttons.length; i++)
+        buttons[i].addEventListener("click", function () {
+          logout(report);
+        });
     });
   }
 })();
