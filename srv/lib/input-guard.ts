@@ -417,7 +417,9 @@ function unknownEntry(service: cds.Service | undefined, req: Request): { code: s
 
 /** A plain error with only what a client may see: status, code, message, target and details. */
 function answer(status: number, code: string, args: unknown[], target?: string, details?: AnyError[]): AnyError {
-  const e: AnyError = Object.assign(new Error(text4(code, args)), { status, code })
+  const e: AnyError = Object.assign(new Error(), { status, code })
+  // enumerable, so that it is serialized in `details` as well
+  Object.defineProperty(e, 'message', { value: text4(code, args), enumerable: true, writable: true, configurable: true })
   if (target) e.target = target
   if (details?.length) e.details = details
   return e

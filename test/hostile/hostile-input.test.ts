@@ -97,6 +97,12 @@ async function check(c: Case) {
   const status = res.data?.responses ? res.data.responses.find((r: any) => r.status >= 400)?.status ?? res.status : res.status
   expect({ status, code: error?.code }).toEqual({ status: c.status, code: c.code ?? error?.code })
   expect(OWN_CODES.has(error?.code ?? '')).toBe(true)
+  const details = (error as { details?: { code: string; message: string }[] })?.details ?? []
+  if (error?.code === 'MULTIPLE_ERRORS') expect(details.length).toBeGreaterThan(1)
+  for (const detail of details) {
+    expect(OWN_CODES.has(detail.code)).toBe(true)
+    expect(typeof detail.message).toBe('string')
+  }
   // echoed values are cut to 100 characters
   expect(error?.message?.length ?? 0).toBeLessThan(400)
   expect(error?.message).not.toMatch(/(.)\1{100}/)
@@ -332,6 +338,7 @@ const references: Case[] = [
   { name: 'instance with an object as subaccount_ID', method: 'POST', url: 'ServiceInstances', body: newInstance({ subaccount_ID: { ID: SUB1 } }), status: 400, code: 'REFERENCE_INVALID' },
   { name: 'key with instance_ID "abc"', method: 'POST', url: 'ServiceKeys', body: { instance_ID: 'abc', name: 'k1' }, status: 400, code: 'REFERENCE_INVALID' },
   lazy({ name: 'key with certificate_ID "none"', method: 'POST', url: 'ServiceKeys', body: newKey({ credentialType: 'x509', certificate_ID: 'none' }), status: 400, code: 'REFERENCE_INVALID' }),
+  { name: 'registration without consumer type and tenant', method: 'POST', url: 'Registrations', body: { serviceKey_ID: UNKNOWN }, status: 400, code: 'MULTIPLE_ERRORS' },
   { name: 'registration with serviceKey_ID "abc"', method: 'POST', url: 'Registrations', body: { serviceKey_ID: 'abc', consumerType: 'cloud-alm-landscape', tenant: 't1' }, status: 400, code: 'REFERENCE_INVALID' },
   { name: 'instance bound to Subaccounts(abc)', method: 'POST', url: 'ServiceInstances', body: { ...newInstance({}), subaccount_ID: undefined, 'subaccount@odata.bind': 'Subaccounts(abc)' }, status: 400, code: 'REFERENCE_INVALID' },
   { name: 'instance bound to a number', method: 'POST', url: 'ServiceInstances', body: { ...newInstance({}), 'plan@odata.bind': 7 }, status: 400, code: 'REFERENCE_INVALID' }
