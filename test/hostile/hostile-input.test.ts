@@ -218,6 +218,22 @@ const batches: Case[] = [
     status: 400,
     code: 'DEEP_INSERT_NOT_SUPPORTED'
   },
+  {
+    name: 'JSON $batch reading an unknown instance',
+    method: 'POST',
+    url: '$batch',
+    raw: batch([{ id: '1', method: 'GET', url: `ServiceInstances(${UNKNOWN})` }]),
+    status: 404,
+    code: 'INSTANCE_UNKNOWN'
+  },
+  {
+    name: 'JSON $batch of a Viewer creating a template',
+    method: 'POST',
+    url: '$batch',
+    user: 'viewer',
+    raw: batch([{ id: '1', method: 'POST', url: 'Templates', headers: { 'content-type': 'application/json' }, body: { name: 'v', offeringName: 'x', planName: 'y' } }]),
+    status: 403
+  },
   { name: '$batch without a content type', method: 'POST', url: '$batch', raw: '', contentType: '', status: 400, code: 'BATCH_INVALID' },
   { name: '$batch as text/plain', method: 'POST', url: '$batch', raw: 'x', contentType: 'text/plain', status: 400, code: 'BATCH_INVALID' },
   ...[
