@@ -1,7 +1,7 @@
 import cds from '@sap/cds'
 import os from 'node:os'
 import { clientFor, clientForSubaccount, config as smConfig, embeddedEmulator, ServiceManagerAccessError } from './service-manager/kinds'
-import { ServiceManagerError } from './service-manager/errors'
+import { ServiceManagerError, retryDelay } from './service-manager/errors'
 import type { ServiceManagerClient } from './service-manager/client'
 import { settings } from './lib/config'
 import { credentialMetadataColumns } from './lib/key-columns'
@@ -77,7 +77,7 @@ class Superseded extends Error {}
 
 /**
  * A step does not wait longer than this for the rate limits while it holds a lease: it comes back when its
- * turn is expected (booked in the throttle).
+ * turn is expected (booked in the rate budget).
  */
 const DEFER_BEYOND_MS = 1500
 /** A deferred step comes back this much before its turn. */
@@ -327,7 +327,7 @@ export class Orchestrator extends cds.Service {
     if (e instanceof ServiceManagerError) {
       const message = e.description || e.message
       if (!e.retryable) return { settle: { state: 'Failed', lastError: message } }
-      return { later: e.retryAfterMs ?? this.backoff(attempts), error: message, attempt: true }
+      return { later: this.backoff(attempts, e), error: message, attempt: true }
     }
     // not Service Manager's doing (a defect, the database): a few tries, then Failed rather than stuck
     const message = `The step failed unexpectedly: ${(e as Error)?.message ?? String(e)}`
@@ -336,10 +336,11 @@ export class Orchestrator extends cds.Service {
     return { later: this.backoff(attempts), error: message, attempt: true }
   }
 
-  private backoff(attempts: number): number {
+  /** SM's Retry-After where it gave one; otherwise exponential, with some jitter so that retries spread. */
+  private backoff(attempts: number, e?: unknown): number {
     const s = settings()
-    const base = Math.min(s.retryMaxMs, s.pollInitialMs * 2 ** Math.min(attempts, 16))
-    return Math.round(base * (0.8 + Math.random() * 0.4))
+    const delay = retryDelay(e, Math.min(attempts, 16), { baseMs: s.pollInitialMs, maxMs: s.retryMaxMs })
+    return e instanceof ServiceManagerError && e.retryAfterMs !== undefined ? delay : Math.round(delay * (0.8 + Math.random() * 0.4))
   }
 
   private pollDelay(op: OperationRow | undefined): number {
