@@ -6,7 +6,8 @@
  *      app/shared/**, app/*.html  ->  gen/srv/app/...
  *    In production the CAP server serves gen/srv/app statically, behind the approuter (app/router/xs-app.json).
  *    CDS sources, the approuter and package/tooling files are not copied.
- * 2. Leaves gen/srv/package.json with production dependencies only and prunes gen/srv/package-lock.json to
+ * 2. Leaves gen/srv/package.json with production dependencies only and the start script `cds-serve` (the
+ *    project's own `npm start` runs the TypeScript sources), and prunes gen/srv/package-lock.json to
  *    match (the versions of what stays are those of the project's lockfile): `npm ci` on Cloud Foundry then
  *    installs no build or test tooling, not even what a production package names as an optional peer
  *    (@cap-js/postgres -> @sap/cds-dk).
@@ -45,6 +46,8 @@ const pkgFile = path.join(srv, 'package.json')
 const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'))
 const dropped = Object.keys(pkg.devDependencies ?? {}).length
 delete pkg.devDependencies
+// the platform starts the compiled app: `npm start` is cds-serve, the project's development scripts stay behind
+pkg.scripts = { start: 'cds-serve' }
 fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n')
 if (fs.existsSync(path.join(srv, 'package-lock.json')))
   execFileSync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: srv, stdio: ['ignore', 'ignore', 'inherit'] })
