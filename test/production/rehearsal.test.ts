@@ -14,6 +14,7 @@ import {
   rssMb,
   run,
   startAuditLog,
+  startApprouter,
   startServer,
   type AuditLogService,
   type ServerProcess
@@ -53,6 +54,7 @@ let issuer: JwtIssuer
 let audit: AuditLogService
 let emu: EmulatorProcess
 let server: ServerProcess | undefined
+let router: ServerProcess | undefined
 let databaseCreated = false
 let messagesFile: string
 const timings: Record<string, number> = {}
@@ -78,6 +80,7 @@ beforeAll(async () => {
 }, 15 * 60_000)
 
 afterAll(async () => {
+  await router?.stop()
   await server?.stop()
   await stopAll()
   await issuer?.close()
@@ -263,6 +266,29 @@ describe('the built server on Node 22, NODE_ENV=production, PostgreSQL', () => {
     const basic = `Basic ${Buffer.from('admin:admin').toString('base64')}`
     expect((await call('GET', `${API}/Subaccounts`, basic)).status).toBe(401)
     expect((await call('GET', `${API}/Subaccounts`)).status).toBe(401)
+  })
+
+  test('the approuter in front (installed from its lockfile, on Node 22): login first, the logged-out page public, logout POST-only with a CSRF token', async () => {
+    const destinationsOfRouter = JSON.stringify([
+      { name: 'srv-api', url: server!.url, forwardAuthToken: true },
+      { name: 'ui5', url: 'https://ui5.sap.com' }
+    ])
+    router = await startApprouter(node, path.join(dir, 'app', 'router'), cleanEnv({ VCAP_SERVICES: vcapServices(), destinations: destinationsOfRouter, NODE_EXTRA_CA_CERTS: path.join(dir, 'trusted-ca.pem') }))
+    const get = (p: string, init: RequestInit = {}) => fetch(`${router!.url}${p}`, { redirect: 'manual', ...init })
+
+    const page = await get('/logged-out.html')
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('You are logged out.')
+    // the apps and the API only after a login at the issuer
+    const app = await get('/index.html')
+    const appText = await app.text()
+    expect(appText).toContain(`${issuer.url}/oauth/authorize`)
+    expect(appText).not.toContain('tile-servicekeys')
+    const api = await get(`${API}/ServiceKeys`)
+    expect(api.status === 401 || (await api.text()).includes(`${issuer.url}/oauth/authorize`)).toBe(true)
+    // logout: not by GET (a link or an image elsewhere), not by a POST without the CSRF token
+    expect((await get('/do/logout')).status).toBeGreaterThanOrEqual(400)
+    expect((await get('/do/logout', { method: 'POST' })).status).toBe(403)
   })
 
   test('no sample rows: no subaccount, no catalog; the templates are there', async () => {

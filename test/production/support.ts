@@ -11,6 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import https from 'node:https'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -142,10 +143,46 @@ export interface ServerProcess {
 export async function startServer(node: string, genSrv: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServerProcess> {
   const cdsPkg = path.join(genSrv, 'node_modules', '@sap', 'cds')
   const serve = path.join(cdsPkg, (JSON.parse(fs.readFileSync(path.join(cdsPkg, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['cds-serve'])
+  return startProcess('server', node, [serve], genSrv, env, /server listening on \{ url: '?(http:\/\/[^'"\s]+)/, timeoutMs)
+}
+
+/**
+ * The approuter of app/router, installed from its lockfile like the server's dependencies (cached), started
+ * with Node 22 in a copy of app/router; resolves once it listens.
+ */
+export async function startApprouter(node: string, routerDir: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServerProcess> {
+  const pkg = fs.readFileSync(path.join(routerDir, 'package.json'))
+  const lock = fs.readFileSync(path.join(routerDir, 'package-lock.json'))
+  const dir = await cachedInstall(`router-${sha(pkg, lock, NODE_LINE)}`, async tmp => {
+    fs.writeFileSync(path.join(tmp, 'package.json'), pkg)
+    fs.writeFileSync(path.join(tmp, 'package-lock.json'), lock)
+    const installEnv = cleanEnv({ PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` })
+    await run(node, [npmCli(), 'ci', '--omit=dev', '--engine-strict', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tmp, env: installEnv, timeoutMs: 400_000 })
+  })
+  fs.rmSync(path.join(routerDir, 'node_modules'), { recursive: true, force: true })
+  fs.symlinkSync(path.join(dir, 'node_modules'), path.join(routerDir, 'node_modules'), 'dir')
+  const main = path.join(routerDir, 'node_modules', '@sap', 'approuter', 'approuter.js')
+  const port = String(await freePort())
+  const proc = await startProcess('approuter', node, [main], routerDir, { ...env, PORT: port }, /Application router is listening on port: (\d+)/, timeoutMs)
+  return { ...proc, url: `http://127.0.0.1:${port}` }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+async function startProcess(name: string, node: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs: number): Promise<ServerProcess> {
   fs.mkdirSync(OUT, { recursive: true })
-  const log = fs.createWriteStream(path.join(OUT, 'server.log'))
+  const log = fs.createWriteStream(path.join(OUT, `${name}.log`))
   const started = Date.now()
-  const child = spawn(node, [serve], { cwd: genSrv, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(node, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const onData = (chunk: Buffer) => {
     out += chunk.toString()
@@ -164,9 +201,9 @@ export async function startServer(node: string, genSrv: string, env: NodeJS.Proc
     log.end()
   }
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the built server did not listen within ${timeoutMs} ms:\n${out.slice(-4000)}`)), timeoutMs)
+    const timer = setTimeout(() => reject(new Error(`${name} did not listen within ${timeoutMs} ms:\n${out.slice(-4000)}`)), timeoutMs)
     const check = () => {
-      const m = /server listening on \{ url: '?(http:\/\/[^'"\s]+)/.exec(out)
+      const m = ready.exec(out)
       if (!m) return
       clearTimeout(timer)
       resolve(m[1].replace('localhost', '127.0.0.1'))
@@ -175,7 +212,7 @@ export async function startServer(node: string, genSrv: string, env: NodeJS.Proc
     child.stderr!.on('data', check)
     void exited.then(() => {
       clearTimeout(timer)
-      reject(new Error(`the built server exited (${child.exitCode ?? child.signalCode}) before it listened:\n${out.slice(-4000)}`))
+      reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it listened:\n${out.slice(-4000)}`))
     })
   }).catch(async e => {
     await stop()
