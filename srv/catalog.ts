@@ -17,6 +17,8 @@ export async function syncCatalog(sub: Row, req: Request) {
     ;[offerings, plans] = await Promise.all([sm.listOfferings(), sm.listPlans()])
   } catch (e) {
     if (e instanceof ServiceManagerAccessError) return req.reject({ status: 422, message: 'SM_NOT_CONFIGURED', args: [sub.displayName] })
+    // a 429 is no sign of an unreachable SM: retried within the request, then 503 SM_RATE_LIMITED with Retry-After
+    if (e instanceof ServiceManagerError && e.status === 429) throw e
     if (e instanceof ServiceManagerError) {
       await UPDATE(Subaccounts, sub.ID).with({ health: 'unreachable' })
       return req.reject({ status: e.status === 401 || e.status === 403 ? 502 : 503, message: 'SM_UNAVAILABLE', args: [sub.displayName, e.description ?? e.code] })

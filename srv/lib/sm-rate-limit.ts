@@ -1,4 +1,4 @@
-import { ServiceManagerError } from '../service-manager/errors'
+import { ServiceManagerError, retryDelay } from '../service-manager/errors'
 
 /**
  * Service Manager calls made inside a request (reveal, download, verify, refresh, adopt, remove, sweep,
@@ -20,7 +20,7 @@ export async function retryRateLimited<T>(work: () => Promise<T>, budgetMs = RAT
       return await work()
     } catch (e) {
       if (!isRateLimited(e)) throw e
-      const wait = e.retryAfterMs ?? Math.min(1000, 200 * 2 ** attempt)
+      const wait = retryDelay(e, attempt, { baseMs: 200, maxMs: 1000 })
       if (Date.now() + wait > until) throw e
       await sleep(wait)
     }

@@ -611,6 +611,17 @@ describe('Service Manager 429 inside a request', () => {
     expect(answer!.retryAfterSeconds).toBeLessThanOrEqual(60)
   })
 
+  // the offerings' endpoint is held back for a minute afterwards; nothing later in the file lists offerings
+  test('a catalog sync that meets a long 429 answers 503 SM_RATE_LIMITED, and the subaccount stays reachable', async () => {
+    emu.addFault({ method: 'GET', path: '/v1/service_offerings', status: 429, retryAfter: '60', times: 1 })
+    const started = Date.now()
+    const res = await admin.post(`${API}/Subaccounts(${SUB1})/ProvisioningService.syncCatalog`, {})
+    expect({ status: res.status, code: res.data.error?.code }).toEqual({ status: 503, code: 'SM_RATE_LIMITED' })
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(55)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect((await admin.get(`${API}/Subaccounts(${SUB1})?$select=health`)).data.health).not.toBe('unreachable')
+  })
+
   // last in the file: the throttle then holds back this subaccount's binding calls for a minute
   test('a 429 that outlasts 5 s answers 503 SM_RATE_LIMITED with Retry-After in seconds at once', async () => {
     emu.addFault({ method: 'GET', path: `/v1/service_bindings/${keySmId}`, status: 429, retryAfter: '60', times: 1 })
