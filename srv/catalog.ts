@@ -21,7 +21,9 @@ export async function syncCatalog(sub: Row, req: Request) {
     if (e instanceof ServiceManagerError && e.status === 429) throw e
     if (e instanceof ServiceManagerError) {
       await UPDATE(Subaccounts, sub.ID).with({ health: 'unreachable' })
-      return req.reject({ status: e.status === 401 || e.status === 403 ? 502 : 503, message: 'SM_UNAVAILABLE', args: [sub.displayName, e.description ?? e.code] })
+      const status = e.status === 401 || e.status === 403 ? 502 : 503
+      // $sanitize: false keeps the code in production (CAP hides 5xx messages there)
+      return req.reject({ status, message: 'SM_UNAVAILABLE', args: [sub.displayName, e.description ?? e.code], $sanitize: false } as { status: number; message: string })
     }
     throw e
   }

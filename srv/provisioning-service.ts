@@ -275,12 +275,13 @@ export class ProvisioningService extends cds.ApplicationService {
       const limited = rateLimitAnswer(err)
       if (limited) {
         // a 429 that outlasted the request's retries (lib/sm-rate-limit.ts): the client may come back later
-        Object.assign(err, { status: limited.status, message: limited.code, code: limited.code, args: [limited.retryAfterSeconds] })
+        // $sanitize: false keeps the code in production, where CAP replaces 5xx errors by a generic one
+        Object.assign(err, { status: limited.status, message: limited.code, code: limited.code, args: [limited.retryAfterSeconds], $sanitize: false })
         const res = (req as unknown as { http?: { res?: { setHeader(n: string, v: string): void; headersSent?: boolean } } } | undefined)?.http?.res
         if (res && !res.headersSent) res.setHeader('Retry-After', String(limited.retryAfterSeconds))
       } else if (err instanceof ServiceManagerError) {
         const description = err.description || err.code
-        Object.assign(err, { status: err.retryable ? 503 : 502, message: 'SM_REQUEST_FAILED', args: [description], code: 'SM_REQUEST_FAILED' })
+        Object.assign(err, { status: err.retryable ? 503 : 502, message: 'SM_REQUEST_FAILED', args: [description], code: 'SM_REQUEST_FAILED', $sanitize: false })
       } else if (err instanceof ServiceManagerAccessError) {
         Object.assign(err, { status: 422, message: 'SM_NOT_CONFIGURED', args: [err.subaccount] })
       }

@@ -122,6 +122,15 @@ describe('Service Manager faults end in the right state, with one object in SM',
     const res = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
     expect([res.status, res.data.error?.code]).toEqual([503, 'SM_REQUEST_FAILED'])
     expect(res.data.error.message).toContain('Service Manager answered with an error')
+    // production hides the messages of 5xx answers, but keeps this code: clients can tell what happened
+    const env = process.env.NODE_ENV
+    try {
+      process.env.NODE_ENV = 'production'
+      const prod = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+      expect([prod.status, prod.data.error?.code]).toEqual([503, 'SM_REQUEST_FAILED'])
+    } finally {
+      process.env.NODE_ENV = env
+    }
     emu.clearFaults()
     const ok = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
     expect(ok.status).toBe(200)
