@@ -1,4 +1,5 @@
 import { ServiceManagerError, retryDelay } from '../service-manager/errors'
+import { withDeadline } from '../service-manager/deadline'
 
 /**
  * Service Manager calls made inside a request (reveal, download, verify, refresh, adopt, remove, sweep,
@@ -17,7 +18,8 @@ export async function retryRateLimited<T>(work: () => Promise<T>, budgetMs = RAT
   const until = Date.now() + budgetMs
   for (let attempt = 0; ; attempt++) {
     try {
-      return await work()
+      // the SM calls of `work` do not wait past the budget either (a 429's pause, the client's GET retries)
+      return await withDeadline(until, work)
     } catch (e) {
       if (!isRateLimited(e)) throw e
       const wait = retryDelay(e, attempt, { baseMs: 200, maxMs: 1000 })

@@ -473,7 +473,8 @@ export class RateBudget {
 
   /** Until when calls of a class are paused after a 429 (0 when not paused). */
   async pausedUntilOf(cls: ThrottleClass): Promise<number> {
-    const t = await this.store.pausedUntilOf(this.subaccount, cls)
+    // a pause this process saw counts at once (its write to the database may still be on its way)
+    const t = Math.max(await this.store.pausedUntilOf(this.subaccount, cls), this.pausedHere.get(cls) ?? 0)
     return t > this.now() ? t : 0
   }
 

@@ -24,6 +24,7 @@ import {
 } from './errors'
 import { fieldQuery, labelQuery, validateLabel, encodeQueryComponent, type Criterion } from './query'
 import { resolveTokenAuth, stripTrailingSlashes, type SMCredentials, type TokenAuth } from './credentials'
+import { currentDeadline } from './deadline'
 import type {
   AsyncOptions,
   AsyncResult,
@@ -157,6 +158,7 @@ export class ServiceManagerClient {
   private readonly pageSize: number
   private readonly throttle: ClientOptions['throttle']
   private readonly book: ClientOptions['book']
+  private readonly pausedUntil: ClientOptions['pausedUntil']
   private cachedToken: { value: string; refreshAt: number } | undefined
   private tokenInFlight: Promise<string> | undefined
   /** values that must never leave this object in an error text */
@@ -180,6 +182,7 @@ export class ServiceManagerClient {
     this.pageSize = opts.pageSize ?? 100
     this.throttle = opts.throttle
     this.book = opts.book
+    this.pausedUntil = opts.pausedUntil
     this.http = axios.create({
       timeout: this.timeoutMs,
       maxRedirects: 0,
@@ -450,11 +453,33 @@ export class ServiceManagerClient {
     return qs ? `${this.base}${path}?${qs}` : `${this.base}${path}`
   }
 
+  /**
+   * Inside a request with a deadline (deadline.ts): a call that a 429's pause holds back beyond it is not
+   * queued; the caller gets the 429 at once, with the time left in the pause as its Retry-After.
+   */
+  private async failFastWhenPaused(method: Method, path: string) {
+    const deadline = currentDeadline()
+    if (deadline === undefined || !this.pausedUntil) return
+    const until = await this.pausedUntil({ method, path })
+    if (until <= deadline) return
+    throw new ServiceManagerError({
+      status: 429,
+      code: 'TooManyRequests',
+      description: 'Service Manager asked to wait before calls like this one',
+      retryAfterMs: until - Date.now(),
+      retryable: true,
+      method,
+      path,
+      correlationId: this.correlationId
+    })
+  }
+
   /** One logical SM request: throttle hook, bearer token, one refresh on 401, router 404 -> 503. */
   private async exchange(method: Method, path: string, opts: CallOptions): Promise<SMResponse> {
     let refreshed = false
     let renewed = false
     for (;;) {
+      await this.failFastWhenPaused(method, path)
       const held = this.throttle ? await this.throttle({ method, path, booking: opts.booking }) : undefined
       const settle = typeof held === 'function' ? held : undefined
       let token: string
@@ -535,7 +560,8 @@ export class ServiceManagerClient {
       if (opts.pass?.includes(res.status)) return res
       if (attempt < maxRetries) {
         const wait = getRetryWait(res.status, res.retryAfterMs, backoff, this.maxRetryWaitMs)
-        if (wait !== undefined) {
+        const deadline = currentDeadline()
+        if (wait !== undefined && (deadline === undefined || Date.now() + wait <= deadline)) {
           await sleep(wait, opts.signal)
           continue
         }

@@ -15,7 +15,7 @@ import cds from '@sap/cds'
 import { ServiceManagerClient } from './client'
 import { budgetFor } from './budget'
 import type { SMCredentials } from './credentials'
-import type { ThrottleLimits } from './throttle'
+import { classOf, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
 
 export interface ServiceManagerConfig {
@@ -135,7 +135,9 @@ export class ServiceManagerService extends cds.Service {
         entry.readAt = Date.now()
         return renewed
       },
-      ...(budget ? { throttle: budget.hook, book: (req, id) => budget.book(req, id) } : {})
+      ...(budget
+        ? { throttle: budget.hook, book: (req, id) => budget.book(req, id), pausedUntil: req => budget.pausedUntilOf(classOf(req.method, req.path)) }
+        : {})
     })
     return entry
   }

@@ -195,6 +195,8 @@ export interface ClientOptions {
   throttle?: (req: ThrottleRequest) => Promise<void | ((outcome: ThrottleOutcome) => void)>
   /** Expected wait in the rate budget for a call that `id` makes later; books its place (see RateBudget.book). */
   book?: (req: ThrottleRequest, id: string) => number | Promise<number>
+  /** Until when (epoch ms) a 429 holds calls like this one back (0: not paused); see deadline.ts */
+  pausedUntil?: (req: ThrottleRequest) => Promise<number>
   /**
    * Reads the credentials again: called once per call when SM or the token endpoint answers 401 with a
    * fresh token (a rotated secret or certificate); the call is repeated when they changed.

@@ -622,7 +622,7 @@ describe('Service Manager 429 inside a request', () => {
     expect((await admin.get(`${API}/Subaccounts(${SUB1})?$select=health`)).data.health).not.toBe('unreachable')
   })
 
-  // last in the file: the throttle then holds back this subaccount's binding calls for a minute
+  // last in the file: the rate budget then holds back this subaccount's binding calls for a minute
   test('a 429 that outlasts 5 s answers 503 SM_RATE_LIMITED with Retry-After in seconds at once', async () => {
     emu.addFault({ method: 'GET', path: `/v1/service_bindings/${keySmId}`, status: 429, retryAfter: '60', times: 1 })
     const started = Date.now()
@@ -632,5 +632,12 @@ describe('Service Manager 429 inside a request', () => {
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(61)
     expect(res.headers['cache-control']).toBe('no-store')
     expect(Date.now() - started).toBeLessThan(5000)
+
+    // while SM's pause lasts, the next reveal does not queue behind it: 503 at once, the pause's rest as Retry-After
+    const again = Date.now()
+    const next = await reveal()
+    expect({ status: next.status, code: next.data.error.code }).toEqual({ status: 503, code: 'SM_RATE_LIMITED' })
+    expect(Number(next.headers['retry-after'])).toBeGreaterThanOrEqual(50)
+    expect(Date.now() - again).toBeLessThan(2000)
   })
 })
