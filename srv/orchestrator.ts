@@ -182,6 +182,9 @@ export class Orchestrator extends cds.Service {
         await this.takeDueWork()
         await this.runDueDuties()
       } while (this.tickAgain && !this.stopped)
+      // the next object due (e.g. a create deferred to its turn in the rate limits) is looked at on time
+      const next = await this.nextDue()
+      if (next !== undefined) this.wakeIn(next - Date.now())
     } catch (e) {
       // e.g. the database is not there yet (deploy order): tried again at the next poll
       if (Date.now() - this.lastTickError > 60_000) LOG.error('Looking for due work failed; trying again', e)
@@ -190,6 +193,22 @@ export class Orchestrator extends cds.Service {
       this.ticking = false
       this.wakeIn(settings().reconcilePollMs)
     }
+  }
+
+  /** When the next object not yet due becomes due (any process may have scheduled it). */
+  private async nextDue(): Promise<number | undefined> {
+    const t = now()
+    const times = await cds.tx(async () => {
+      const found: number[] = []
+      for (const kind of KINDS) {
+        const row = (await SELECT.one.from(db()[kind]).columns('reconcileAt').where`reconcileAt > ${t}`.orderBy('reconcileAt')) as
+          | { reconcileAt?: string }
+          | undefined
+        if (row?.reconcileAt) found.push(Date.parse(row.reconcileAt))
+      }
+      return found
+    })
+    return times.length ? Math.min(...times) : undefined
   }
 
   /** Takes due objects under a lease, as many as this process has room for, and works on each. */
