@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PLANS, SUB1 } from '../test/helpers'
-import { AppProcess, EmulatorProcess, ROOT, deploy, run, stopAll, type AppConfig } from '../test/resilience/support'
+import { postgresDatabase } from '../test/fixtures/postgres'
+import { AppProcess, EmulatorProcess, deploy, stopAll, type AppConfig } from '../test/resilience/support'
 import { settled, type Api } from '../test/reconciler/workload'
 import { fmt, pool, sleep } from './lib'
 
@@ -56,10 +57,10 @@ export async function settleBench(opts: { pairs: number; rounds: number }): Prom
     await app.stop()
 
     // (b) PostgreSQL: two processes, one killed for good
-    const database = `skm_settle_${process.pid}`
-    await run('bash', [path.join(ROOT, 'scripts', 'ensure-postgres.sh'), 'create', database], {}, 10 * 60_000)
+    const database = postgresDatabase(`skm_settle_${process.pid}`)
+    await database.create()
     const pg: AppConfig = {
-      db: { kind: 'postgres', credentials: { host: '127.0.0.1', port: 5432, user: 'postgres', database }, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
+      db: { kind: 'postgres', credentials: database.credentials, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
       emulator: emu,
       serviceManager: { limits: false }
     }
@@ -76,7 +77,7 @@ export async function settleBench(opts: { pairs: number; rounds: number }): Prom
         await survivor.stop()
       }
     } finally {
-      await run('bash', [path.join(ROOT, 'scripts', 'ensure-postgres.sh'), 'drop', database], {}, 60_000).catch(() => undefined)
+      await database.drop().catch(() => undefined)
     }
   } finally {
     await stopAll()

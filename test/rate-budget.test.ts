@@ -7,39 +7,30 @@
  * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
  */
 import cds from '@sap/cds'
-import path from 'node:path'
 import { BudgetStore, RateBudget, budgetModel } from '../srv/service-manager/budget'
 import { resolveLimits } from '../srv/service-manager/throttle'
-import { ROOT, run } from './resilience/support'
+import { postgresDatabase } from './fixtures/postgres'
 
 const DATABASE = `skm_budget_${process.pid}`
-const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
-const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
-}
+const pg = postgresDatabase(DATABASE)
 
 jest.setTimeout(120_000)
 
 /** Two database services on one PostgreSQL database, each with a pool of its own: two app instances. */
 let pools: cds.DatabaseService[] = []
-let databaseCreated = false
 
 beforeAll(async () => {
-  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
-  databaseCreated = true
+  await pg.create()
   const csn = await budgetModel()
   const model = cds.linked(cds.compile.for.nodejs(csn) as unknown as cds.csn.CSN)
-  const options = { kind: 'postgres', impl: '@cap-js/postgres', credentials: { ...PG, database: DATABASE }, pool: { max: 8 }, model }
+  const options = { kind: 'postgres', impl: '@cap-js/postgres', credentials: pg.credentials, pool: { max: 8 }, model }
   pools = (await Promise.all([cds.connect.to('budget-a', options as object), cds.connect.to('budget-b', options as object)])) as cds.DatabaseService[]
   await (cds as unknown as { deploy(m: unknown, o: object): { to(db: unknown): Promise<unknown> } }).deploy(csn, { silent: true }).to(pools[0])
 }, 10 * 60_000)
 
 afterAll(async () => {
   await Promise.all(pools.map(p => (p as unknown as { disconnect(): Promise<void> }).disconnect()))
-  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+  await pg.drop()
 }, 60_000)
 
 const CREATE = { method: 'POST', path: '/v1/service_instances' }

@@ -5,6 +5,7 @@ import { promisify } from 'node:util'
 import type { AxiosResponse } from 'axios'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { makeLeaf } from './fixtures/pki'
+import { postgresDatabase } from './fixtures/postgres'
 import { API, PLANS, SUB1, SUB2, settle, stateIs, waitFor, type Client } from './helpers'
 import { fill, listPlans } from './list-plans'
 
@@ -18,37 +19,28 @@ import { fill, listPlans } from './list-plans'
 
 const ROOT = path.join(__dirname, '..')
 const DATABASE = `skm_security_${process.pid}`
-const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
-const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  database: DATABASE,
-  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
-}
+const pg = postgresDatabase(DATABASE)
 const GUID1 = '3f6f6a2e-8b1c-4d7a-9e2f-1a2b3c4d5e61'
 const GUID2 = '7c1d9e4b-2a3f-4b8c-8d5e-6f7a8b9c0d72'
 const run = promisify(execFile)
-let created = false
 
 jest.setTimeout(60_000)
 
 // declared before cds.test: the database exists and has its schema before the server connects to it
 beforeAll(async () => {
-  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], { timeout: 10 * 60_000 })
-  created = true
-  const db = { kind: 'postgres', credentials: PG, data: ['db/data', 'test/data'] }
+  await pg.create()
+  const db = { kind: 'postgres', credentials: pg.credentials, data: ['db/data', 'test/data'] }
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
   Object.assign(env, { NODE_ENV: 'test', CDS_CONFIG: JSON.stringify({ requires: { db } }) })
   await run(process.execPath, [path.join(ROOT, 'node_modules/@sap/cds-dk/bin/cds.js'), 'deploy'], { cwd: ROOT, env, timeout: 120_000 })
   const requires = cds.env.requires as unknown as Record<string, Record<string, unknown>> & { kinds: Record<string, Record<string, unknown>> }
-  requires.db = { ...requires.kinds.postgres, credentials: PG }
+  requires.db = { ...requires.kinds.postgres, credentials: pg.credentials }
 }, 12 * 60_000)
 afterAll(() => settle(client('admin')))
 const app = cds.test(ROOT)
 afterAll(async () => {
-  if (created) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE], { timeout: 60_000 })
+  await pg.drop()
 }, 60_000)
 
 function client(user: string): Client {

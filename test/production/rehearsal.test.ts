@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { postgresDatabase } from '../fixtures/postgres'
 import { startJwtIssuer, type JwtIssuer } from '../fixtures/jwt-issuer'
 import { EmulatorProcess, stopAll } from '../resilience/support'
 import { DEV_SUBACCOUNT_1_ID, DEV_SUBACCOUNT_2_ID, DEV_TENANT_1_CLIENT_ID, DEV_TENANT_1_CLIENT_SECRET, DEV_TENANT_2_CLIENT_ID, DEV_TENANT_2_CLIENT_SECRET } from '../../emulator/catalog'
@@ -37,13 +38,7 @@ const XSAPPNAME = 'service-key-manager-rehearsal!t1'
 const CLIENTID = `sb-${XSAPPNAME}`
 const AUDIT_CLIENT = { clientid: 'sb-auditlog-rehearsal', clientsecret: 'rehearsal-audit-secret' }
 const DATABASE = `skm_rehearsal_${process.pid}`
-const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
-const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
-}
+const pg = postgresDatabase(DATABASE)
 const ALL_ROLES = ['Administrator', 'Provisioner', 'CredentialReader', 'Viewer']
 
 let dir: string
@@ -55,7 +50,6 @@ let audit: AuditLogService
 let emu: EmulatorProcess
 let server: ServerProcess | undefined
 let router: ServerProcess | undefined
-let databaseCreated = false
 let messagesFile: string
 const timings: Record<string, number> = {}
 
@@ -74,8 +68,7 @@ beforeAll(async () => {
   ;[dir, node] = await Promise.all([timed('build', buildCopy), timed('node22', node22)])
   genSrv = path.join(dir, 'gen', 'srv')
   prodModules = await timed('install', () => installProductionDependencies(genSrv, node))
-  await timed('postgres', () => run('bash', [ENSURE_POSTGRES, 'create', DATABASE], { cwd: ROOT, timeoutMs: 10 * 60_000 }))
-  databaseCreated = true
+  await timed('postgres', () => pg.create())
   emu = await EmulatorProcess.start('rehearsal-emulator')
 }, 15 * 60_000)
 
@@ -85,7 +78,7 @@ afterAll(async () => {
   await stopAll()
   await issuer?.close()
   await audit?.close()
-  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE], { cwd: ROOT }).catch(() => undefined)
+  await pg.drop().catch(() => undefined)
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
 }, 60_000)
 
@@ -93,7 +86,7 @@ afterAll(async () => {
 const overrides = () =>
   JSON.stringify({
     requires: {
-      db: { kind: 'postgres', credentials: { ...PG, database: DATABASE } },
+      db: { kind: 'postgres', credentials: pg.credentials },
       messaging: { kind: 'file-based-messaging', file: messagesFile }
     }
   })

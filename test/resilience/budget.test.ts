@@ -13,29 +13,22 @@ import path from 'node:path'
 import type { RecordedCall } from '../../emulator/types'
 import { classOf } from '../../srv/service-manager/throttle'
 import { PLANS, SUB1 } from '../helpers'
-import { AppProcess, EmulatorProcess, LOG_DIR, ROOT, deploy, run, sleep, stopAll, stateIs, type AppConfig } from './support'
+import { postgresDatabase } from '../fixtures/postgres'
+import { AppProcess, EmulatorProcess, LOG_DIR, deploy, sleep, stopAll, stateIs, type AppConfig } from './support'
 
 const COUNT = 24
 const MINUTE_MS = 2000
 const LIMITS = { all: 40, instanceCreates: 5, bindings: 10 }
 const DATABASE = `skm_budget_apps_${process.pid}`
-const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
-const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
-}
+const pg = postgresDatabase(DATABASE)
 
 let emu: EmulatorProcess
 let apps: AppProcess[] = []
-let databaseCreated = false
 
 jest.setTimeout(180_000)
 
 beforeAll(async () => {
-  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
-  databaseCreated = true
+  await pg.create()
   emu = await EmulatorProcess.start('budget-emulator', {
     operationMs: 300,
     // every answer comes 40 ms late: a call counts until its answer arrived
@@ -43,7 +36,7 @@ beforeAll(async () => {
     rateLimit: { windowMs: MINUTE_MS, perMinute: LIMITS.all, instanceCreatesPerMinute: LIMITS.instanceCreates, bindingsPerMinute: LIMITS.bindings }
   })
   const cfg: AppConfig = {
-    db: { kind: 'postgres', credentials: { ...PG, database: DATABASE }, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
+    db: { kind: 'postgres', credentials: pg.credentials, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
     emulator: emu,
     serviceManager: {
       limits: {
@@ -61,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll()
-  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+  await pg.drop()
 }, 60_000)
 
 /** The most calls that arrived within one window, sliding over their arrival times. */

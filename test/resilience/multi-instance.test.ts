@@ -10,12 +10,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { PLANS, SUB1 } from '../helpers'
+import { PG, postgresDatabase } from '../fixtures/postgres'
 import {
   AppProcess,
   EmulatorProcess,
   INSTANCES,
   LOG_DIR,
-  ROOT,
   deploy,
   recordOf,
   run,
@@ -27,41 +27,30 @@ import {
 
 const COUNT = 200
 const DATABASE = `skm_multi_${process.pid}`
-const ENSURE_POSTGRES = path.join(ROOT, 'scripts', 'ensure-postgres.sh')
-const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  ...(process.env.PGPASSWORD ? { password: process.env.PGPASSWORD } : {})
-}
+const pg = postgresDatabase(DATABASE)
 
 let emu: EmulatorProcess
 let apps: AppProcess[] = []
-let databaseCreated = false
 
 jest.setTimeout(180_000)
 
 beforeAll(async () => {
-  // installing PostgreSQL (first run on a bare machine) may take a few minutes
-  await run('bash', [ENSURE_POSTGRES, 'create', DATABASE], {}, 10 * 60_000)
-  databaseCreated = true
+  await pg.create()
   emu = await EmulatorProcess.start('multi-emulator', { operationMs: 300 })
   const cfg: AppConfig = {
     db: {
       kind: 'postgres',
-      credentials: { ...PG, database: DATABASE },
-      // each process takes up to 100 of the concurrent requests plus a chunk of steps: wait for a
+      credentials: pg.credentials,
+      // each process takes up to 100 of the concurrent requests plus its reconciler's work: wait for a
       // connection rather than fail after @cap-js/postgres's default acquire timeout of 1 s
       pool: { max: 20, acquireTimeoutMillis: 30_000 }
     },
     emulator: emu,
     // SM's limits stay on (50 instance creates per minute and process), with a 2-second "minute"
     serviceManager: { limits: { minuteMs: 2_000 } },
-    // a step waits at most pollSlice for an SM operation (300 ms here), then reschedules itself: the next
-    // slice may well run in the other process
-    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' },
-    // parallel chunks of 20 steps per process; a claimed step is retaken only after 2 minutes
-    queue: { parallel: true, chunkSize: 20, timeout: '2m' }
+    // a pass looks at most pollSlice at an SM operation (300 ms here), then comes back later: the next pass
+    // may well run in the other process
+    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' }
   }
   await deploy(cfg)
   apps = await Promise.all([AppProcess.start('multi-app-1', cfg), AppProcess.start('multi-app-2', cfg)])
@@ -69,7 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll()
-  if (databaseCreated) await run('bash', [ENSURE_POSTGRES, 'drop', DATABASE])
+  await pg.drop()
 }, 60_000)
 
 async function countIn(app: AppProcess, filter: string): Promise<number> {
@@ -152,7 +141,7 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(ops.data.value.filter((o: any) => o.state_code !== 'succeeded' || o.attempts !== 0)).toEqual([])
 
     // at rest: nothing due, no lease held, every generation concluded
-    const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', DATABASE, '-qAt', '-c',
+    const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', pg.database, '-qAt', '-c',
       `select count(*) from btp_provisioning_ServiceInstances where reconcileAt is not null or leaseOwner is not null or generation <> observedGeneration`])
     expect(left.trim()).toBe('0')
 
