@@ -2,11 +2,11 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { AxiosResponse } from 'axios'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { makeLeaf } from './fixtures/pki'
 import { postgresDatabase } from './fixtures/postgres'
-import { API, PLANS, SUB1, SUB2, settle, stateIs, waitFor, type Client } from './helpers'
+import { scopedFixtures } from './fixtures/scoped-rows'
+import { API, PLANS, SUB1, SUB2, settle, type Client } from './helpers'
 import { fill, listPlans } from './list-plans'
 
 /**
@@ -81,47 +81,12 @@ function writeStatus(user: string, set: Set, where: Where, success: number) {
 }
 
 const rows = {} as Record<Set, Record<Where, string>>
-let seq = 0
-const unique = (prefix: string) => `${prefix}-${++seq}`
-
-async function createdId(res: AxiosResponse): Promise<string> {
-  expect({ status: res.status, error: res.data?.error }).toEqual({ status: 201, error: undefined })
-  return res.data.ID
-}
-
-async function readyInstance(subaccount_ID: string, plan_ID: string) {
-  const res = await client('admin').post(`${API}/ServiceInstances`, { subaccount_ID, plan_ID, name: unique('pg-fixture') })
-  return (await waitFor(client('admin'), `${API}/ServiceInstances(${await createdId(res)})`, stateIs('Ready'))).ID as string
-}
-
-async function readyKey(instance_ID: string, extra: Record<string, unknown> = {}) {
-  const res = await client('admin').post(`${API}/ServiceKeys`, { instance_ID, name: unique('pg-key'), ...extra })
-  return (await waitFor(client('admin'), `${API}/ServiceKeys(${await createdId(res)})`, stateIs('Ready', 'Failed'))).ID as string
-}
-
-async function firstId(url: string): Promise<string> {
-  const res = await client('admin').get(url)
-  expect(res.status).toBe(200)
-  return res.data.value[0].ID
-}
+const { unique, created: createdId, readyKey, scopedRows } = scopedFixtures(() => client('admin'), 'pg-fixture')
 
 beforeAll(async () => {
   expect((cds.db as unknown as { options: { kind: string } }).options.kind).toBe('postgres')
   await embeddedEmulator()
-  const [inst1, inst2] = await Promise.all([readyInstance(SUB1, PLANS.sub1.xsuaaApplication), readyInstance(SUB2, PLANS.sub2.xsuaaApplication)])
-  const [key1, key2] = await Promise.all([readyKey(inst1), readyKey(inst2)])
-  rows.Subaccounts = { in: SUB1, out: SUB2 }
-  rows.ServiceInstances = { in: inst1, out: inst2 }
-  rows.ServiceKeys = { in: key1, out: key2 }
-  rows.ServicePlans = { in: PLANS.sub1.xsuaaApplication, out: PLANS.sub2.xsuaaApplication }
-  rows.ServiceOfferings = {
-    in: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB1}`),
-    out: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB2}`)
-  }
-  rows.Operations = {
-    in: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB1}`),
-    out: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB2}`)
-  }
+  Object.assign(rows, await scopedRows())
 }, 120_000)
 
 const cases = <T>(make: (user: string, set: Set, where: Where) => T) =>

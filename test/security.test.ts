@@ -4,7 +4,8 @@ import type { AxiosResponse } from 'axios'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { Orchestrator } from '../srv/orchestrator'
 import { makeLeaf } from './fixtures/pki'
-import { API, PLANS, SUB1, SUB2, settle, stateIs, waitFor, type Client } from './helpers'
+import { scopedFixtures } from './fixtures/scoped-rows'
+import { API, PLANS, SUB1, SUB2, settle, type Client } from './helpers'
 
 /**
  * Who may do what, where: every entity set x READ/CREATE/DELETE (and the bound actions) x every role, no
@@ -104,14 +105,8 @@ function actionStatus(user: UserName, set: EntitySet, role: Role, where: Where) 
 
 const rows = {} as Record<EntitySet, Record<Where, string>>
 let admin: Client
-let seq = 0
-const unique = (prefix: string) => `${prefix}-${++seq}`
+const { unique, created, readyKey, firstId, scopedRows } = scopedFixtures(() => admin, 'sec-fixture')
 const randomGuid = () => cds.utils.uuid()
-
-async function created(res: AxiosResponse): Promise<string> {
-  expect({ status: res.status, error: res.data?.error }).toEqual({ status: 201, error: undefined })
-  return res.data.ID
-}
 
 /** A valid CREATE payload for a row in or outside SUB1 / GUID1. */
 function payload(set: EntitySet, where: Where): Record<string, unknown> {
@@ -136,43 +131,10 @@ async function disposable(set: EntitySet, where: Where): Promise<string> {
   return created(await admin.post(`${API}/${set}`, payload(set, where)))
 }
 
-async function readyInstance(subaccount_ID: string, plan_ID: string) {
-  const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID, plan_ID, name: unique('sec-fixture') })
-  return (await waitFor(admin, `${API}/ServiceInstances(${await created(res)})`, stateIs('Ready'))).ID as string
-}
-
-async function readyKey(instance_ID: string, extra: Record<string, unknown> = {}) {
-  const res = await admin.post(`${API}/ServiceKeys`, { instance_ID, name: unique('sec-fixture-key'), ...extra })
-  return (await waitFor(admin, `${API}/ServiceKeys(${await created(res)})`, stateIs('Ready', 'Failed'))).ID as string
-}
-
-async function firstId(url: string): Promise<string> {
-  const res = await admin.get(url)
-  expect(res.status).toBe(200)
-  expect(res.data.value.length).toBeGreaterThan(0)
-  return res.data.value[0].ID
-}
-
 beforeAll(async () => {
   await embeddedEmulator()
   admin = client('admin')
-  const [inst1, inst2] = await Promise.all([
-    readyInstance(SUB1, PLANS.sub1.xsuaaApplication),
-    readyInstance(SUB2, PLANS.sub2.xsuaaApplication)
-  ])
-  const [key1, key2] = await Promise.all([readyKey(inst1), readyKey(inst2)])
-  rows.Subaccounts = { in: SUB1, out: SUB2 }
-  rows.ServiceInstances = { in: inst1, out: inst2 }
-  rows.ServiceKeys = { in: key1, out: key2 }
-  rows.ServicePlans = { in: PLANS.sub1.xsuaaApplication, out: PLANS.sub2.xsuaaApplication }
-  rows.ServiceOfferings = {
-    in: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB1}`),
-    out: await firstId(`${API}/ServiceOfferings?$filter=subaccount_ID eq ${SUB2}`)
-  }
-  rows.Operations = {
-    in: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB1}`),
-    out: await firstId(`${API}/Operations?$filter=subaccount_ID eq ${SUB2}`)
-  }
+  Object.assign(rows, await scopedRows())
   const template = await firstId(`${API}/Templates`)
   rows.Templates = { in: template, out: template }
 })
