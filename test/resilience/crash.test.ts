@@ -184,6 +184,7 @@ describe('a process killed in the middle of a step resumes after a restart on th
 
   test('a rotation killed after SM created the successor, before its answer: resumed, handed over, old key retired', async () => {
     const inst = await provision('crash-rotation-instance')
+    await app.stop()
     await restart({ ...PROVISIONING, rotationOverlap: '1s' })
     const k = await app.post('/ServiceKeys', { instance_ID: inst.ID, name: 'crash-rotated' })
     const old = await app.waitFor(`/ServiceKeys(${k.data.ID})`, stateIs('Ready', 'Failed'))
@@ -208,6 +209,7 @@ describe('a process killed in the middle of a step resumes after a restart on th
     const bindings = (await emu.state({ calls: false })).bindings
     expect(bindings.filter(b => recordOf(b) === successorId)).toHaveLength(1)
     expect(bindings.filter(b => recordOf(b) === old.ID)).toHaveLength(0)
+    await app.stop()
     await restart()
   })
 
