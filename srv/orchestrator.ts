@@ -275,7 +275,7 @@ export class Orchestrator extends cds.Service {
       await this.release(kind, ID, { reconcileAt: now() })
     } catch (e) {
       if (e instanceof LeaseLost) return LOG.warn(`Lost the lease on ${kind} ${ID}; another process goes on with it`)
-      LOG.error(`Reconciling ${kind} ${ID} failed`, e)
+      LOG.error(`Reconciling ${kind} ${ID} failed:`, trace(e))
       // e.g. the result could not be written: counted like any unexpected error, so the object cannot go round for ever
       await this.recordBreakdown(kind, ID, e).catch(() => undefined) // if even that fails, the lease lapses
     } finally {
@@ -350,7 +350,7 @@ export class Orchestrator extends cds.Service {
     }
     // not Service Manager's doing (a defect, the database): a few tries, then Failed rather than stuck
     const message = `The step failed unexpectedly: ${(e as Error)?.message ?? String(e)}`
-    LOG.error(`Step of ${obj.name} failed unexpectedly (attempt ${attempts})`, e)
+    LOG.error(`Step of ${obj.name} failed unexpectedly (attempt ${attempts}):`, trace(e))
     if (attempts >= settings().maxUnexpectedErrors) return { settle: { state: 'Failed', lastError: message } }
     return { later: this.backoff(attempts), error: message, attempt: true }
   }
@@ -859,6 +859,14 @@ export async function requestChange(
   })
   Orchestrator.wakeAfterCommit()
   return true
+}
+
+/**
+ * An unexpected error as the log shows it: its stack (or message), never the object itself, whose properties
+ * (e.g. an HTTP library's request configuration) could carry a token or a secret.
+ */
+function trace(e: unknown): string {
+  return e instanceof Error ? e.stack ?? e.message : String(e)
 }
 
 function describeLastOperation(lastOp: { errors?: unknown; description?: string } | undefined): string {
