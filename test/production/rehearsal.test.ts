@@ -372,7 +372,7 @@ describe('the built server on Node 22, NODE_ENV=production, PostgreSQL', () => {
       expect(health.status).toBe(200)
       expect(health.data.auditLog.deadLetters).toBeGreaterThan(0)
       const until = Date.now() + 10_000
-      while (Date.now() < until && !(fs.existsSync(messagesFile) && fs.readFileSync(messagesFile, 'utf8').includes('AuditLogDegraded'))) await new Promise(r => setTimeout(r, 200))
+      while (Date.now() < until && !(fs.existsSync(messagesFile) && fs.readFileSync(messagesFile, 'utf8').includes('btp.provisioning.AuditLogDegraded'))) await new Promise(r => setTimeout(r, 200))
       expect(fs.readFileSync(messagesFile, 'utf8')).toContain('btp.provisioning.AuditLogDegraded')
     } finally {
       audit.setRefusing(false)
