@@ -152,11 +152,6 @@ export class Orchestrator extends cds.Service {
     await Promise.allSettled([...this.running])
   }
 
-  /** The process's signature on its leases (tests and diagnostics). */
-  static get owner() {
-    return OWNER
-  }
-
   private wakeIn(ms: number) {
     if (this.stopped) return
     const at = Date.now() + Math.max(0, ms)
@@ -841,15 +836,30 @@ export async function requestChange(
   type: string,
   refs: Json
 ): Promise<boolean> {
-  const { Operations } = db()
   const generation = obj.generation + 1
   const op = cds.utils.uuid()
   const changed = await UPDATE(db()[kind])
     .set({ ...desired, generation, lastOperation_ID: op, reconcileAt: now(), attempts: 0 })
     .where({ ID: obj.ID, generation: obj.generation })
   if (!changed) return false
-  await INSERT.into(Operations).entries({
-    ID: op,
+  await recordStep(op, kind, generation, type, refs)
+  return true
+}
+
+/**
+ * A new object's first generation, in the caller's transaction: its create step, due now. The row itself
+ * was inserted with the request (generation 1 by default).
+ */
+export async function requestCreate(kind: Kind, ID: string, refs: Json) {
+  const op = cds.utils.uuid()
+  await UPDATE(db()[kind], ID).with({ lastOperation_ID: op, generation: 1, reconcileAt: now() })
+  await recordStep(op, kind, 1, 'create', refs)
+}
+
+/** The pending Operations row of a generation's step (who asked, when, its deadline); wakes the reconciler. */
+async function recordStep(ID: string, kind: Kind, generation: number, type: string, refs: Json) {
+  await INSERT.into(db().Operations).entries({
+    ID,
     type,
     targetType: TARGET[kind].targetType,
     generation,
@@ -858,7 +868,6 @@ export async function requestChange(
     ...refs
   })
   Orchestrator.wakeAfterCommit()
-  return true
 }
 
 /**

@@ -3,8 +3,7 @@ import { Readable } from 'node:stream'
 import type { Request } from '@sap/cds'
 import { checkParameters, isReservedKeyName, isValidResourceName, parseJsonObject, shown } from './lib/naming'
 import { rateLimitAnswer, rateLimited } from './lib/sm-rate-limit'
-import { settings } from './lib/config'
-import { Orchestrator, requestChange, requestKeyDeletion, type Kind } from './orchestrator'
+import { Orchestrator, requestChange, requestCreate, requestKeyDeletion } from './orchestrator'
 import { syncCatalog } from './catalog'
 import { KEY_LENGTHS, validityProblem, x509BindingParameters } from './lib/x509'
 import {
@@ -71,7 +70,7 @@ export class ProvisioningService extends cds.ApplicationService {
       const existing = (req as Request & { _existing?: Row })._existing
       if (existing) return existing // same name and plan: the one instance serves every scenario
       const result = await next()
-      await this.requestCreate('ServiceInstances', req.data.ID, 'instance', { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
+      await requestCreate('ServiceInstances', req.data.ID, { instance_ID: req.data.ID, subaccount_ID: req.data.subaccount_ID })
       return result
     })
 
@@ -85,7 +84,8 @@ export class ProvisioningService extends cds.ApplicationService {
       // the intent only: keys first, then the instance; the reconciler carries it out, whatever runs meanwhile
       const keys = await SELECT.from(db.ServiceKeys).columns('ID').where({ instance_ID: id, desired: 'present' })
       for (const key of keys) await requestKeyDeletion(key.ID)
-      await this.requestAbsent('ServiceInstances', id, { instance_ID: id, subaccount_ID: inst.subaccount_ID })
+      // an instance's generation changes only by a delete: if this one does not apply, another just did
+      if (inst.desired !== 'absent') await requestChange('ServiceInstances', inst, { desired: 'absent' }, 'delete', { instance_ID: id, subaccount_ID: inst.subaccount_ID })
     })
 
     this.on('refresh', ServiceInstances, rateLimited(async (req: Request) => {
@@ -102,7 +102,7 @@ export class ProvisioningService extends cds.ApplicationService {
     this.on('CREATE', ServiceKeys, async (req, next) => {
       const result = await next()
       const inst = (req as Request & { _instance?: Row })._instance!
-      await this.requestCreate('ServiceKeys', req.data.ID, 'serviceKey', { serviceKey_ID: req.data.ID, instance_ID: inst.ID, subaccount_ID: inst.subaccount_ID })
+      await requestCreate('ServiceKeys', req.data.ID, { serviceKey_ID: req.data.ID, instance_ID: inst.ID, subaccount_ID: inst.subaccount_ID })
       return result
     })
 
@@ -112,7 +112,7 @@ export class ProvisioningService extends cds.ApplicationService {
       const id = this.keyOf(req)
       const key = await SELECT.one.from(db.ServiceKeys, id)
       if (!key) return req.reject({ status: 404, message: 'KEY_UNKNOWN', args: [id] })
-      await this.requestAbsent('ServiceKeys', id, {})
+      await requestKeyDeletion(id)
     })
 
     this.on('refresh', ServiceKeys, rateLimited(async (req: Request) => {
@@ -165,7 +165,7 @@ export class ProvisioningService extends cds.ApplicationService {
         rotatedFrom_ID: old.ID,
         state_code: 'Creating'
       })
-      await this.requestCreate('ServiceKeys', ID, 'serviceKey', { serviceKey_ID: ID, instance_ID: old.instance_ID, subaccount_ID: inst.subaccount_ID })
+      await requestCreate('ServiceKeys', ID, { serviceKey_ID: ID, instance_ID: old.instance_ID, subaccount_ID: inst.subaccount_ID })
       return SELECT.one.from(ServiceKeys, ID)
     })
 
@@ -316,27 +316,6 @@ export class ProvisioningService extends cds.ApplicationService {
       const name = rotatedName(old.name, new Date(now + s * 1000))
       if (!taken.has(name)) return name
     }
-  }
-
-  /** A new object's first generation: its create step, due now (part of the request's transaction). */
-  private async requestCreate(kind: Kind, ID: string, targetType: string, refs: Row) {
-    const { Operations } = cds.entities('btp.provisioning')
-    const op = cds.utils.uuid()
-    const deadline = new Date(Date.now() + settings().stepDeadlineMs).toISOString()
-    await INSERT.into(Operations).entries({ ID: op, type: 'create', targetType, generation: 1, state_code: 'pending', deadline, ...refs })
-    await UPDATE(cds.entities('btp.provisioning')[kind], ID).with({ lastOperation_ID: op, generation: 1, reconcileAt: new Date().toISOString() })
-    Orchestrator.wakeAfterCommit()
-  }
-
-  /** The user wants the object gone: desired absent, next generation (nothing to do when already asked for). */
-  private async requestAbsent(kind: Kind, ID: string, refs: Row) {
-    if (kind === 'ServiceKeys') return void (await requestKeyDeletion(ID))
-    for (let tries = 0; tries < 5; tries++) {
-      const obj = await SELECT.one.from(cds.entities('btp.provisioning')[kind], ID).columns('ID', 'generation', 'desired')
-      if (!obj || obj.desired === 'absent') return
-      if (await requestChange(kind, obj, { desired: 'absent' }, 'delete', refs)) return
-    }
-    throw new Error(`${kind} ${ID} kept changing while its delete was being recorded`)
   }
 
   /**
