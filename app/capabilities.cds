@@ -4,9 +4,10 @@
  */
 using ProvisioningService as service from '../srv/provisioning-service';
 
-// ---- service instances: created and deleted, never changed ------------------------------------------
+// ---- service instances: created, updated (parameters and plan only), deleted ---------------------------
 // (no UpdateRestrictions: Fiori elements would then show even the create dialog's fields read-only; the
-// fields below are Core.Immutable, and without drafts Fiori elements offers no Edit anyway)
+// fields below are Core.Immutable (a PATCH of one answers INSTANCE_IMMUTABLE), and without drafts Fiori
+// elements offers no Edit anyway)
 
 annotate service.ServiceInstances with @(Capabilities.NavigationRestrictions: {RestrictedProperties: [{
   NavigationProperty: operations,
@@ -14,10 +15,11 @@ annotate service.ServiceInstances with @(Capabilities.NavigationRestrictions: {R
 }]}) {
   name        @Core.Immutable;
   subaccount  @Core.Immutable;
-  plan        @Core.Immutable;
   environment @Core.Immutable;
   space       @Core.Immutable;
-  parameters  @Core.Immutable  @UI.MultiLineText;
+  // the forms show and take the parameters as JSON text
+  parameters     @UI.Hidden;
+  parametersText @UI.MultiLineText  @title: '{i18n>Parameters}';
   template    @Core.Immutable;
   labels      @UI.MultiLineText;
   lastError   @UI.MultiLineText;
@@ -52,7 +54,8 @@ annotate service.ServiceKeys with {
   keyLength      @Core.Immutable;
   validity       @Core.Immutable;
   validityType   @Core.Immutable;
-  parameters     @Core.Immutable  @UI.MultiLineText;
+  parameters     @UI.Hidden;
+  parametersText @Core.Immutable  @UI.MultiLineText  @title: '{i18n>Parameters}';
   lastError      @UI.MultiLineText;
   verifyMessage  @UI.MultiLineText;
 }
@@ -93,7 +96,7 @@ annotate service.ServiceKeys actions {
         in.lastOperation
       ]
     }
-  )(privateKey @title: '{i18n>PrivateKey}'  @UI.MultiLineText);
+  )(privateKey @title: '{i18n>PrivateKey}'  @UI.MultiLineText  @UI.Hidden: {$edmJson: {$Eq: [{$Path: 'in/certificate_ID'}, {$Null: null}]}});
   revealCredentials @(Core.OperationAvailable: ($self.state.code = 'Ready'));
   // a successor is created, verified and takes over the registrations; the old key goes after the overlap
   rotate            @(

@@ -31,6 +31,8 @@ annotate db.Findings with @title: '{i18n>Finding}' {
   instanceSmId @title: '{i18n>InstanceSmId}';
   instance     @title: '{i18n>Instance}';
   serviceKey   @title: '{i18n>Key}';
+  environment  @title: '{i18n>Environment}';
+  space        @title: '{i18n>Space}';
   detail       @title: '{i18n>FindingDetail}';
   status       @title: '{i18n>FindingStatus}';
 }
@@ -101,6 +103,14 @@ annotate db.ServiceKeys with @title: '{i18n>Key}' {
   verifyLatency   @title: '{i18n>VerifyLatency}';
   verifyMessage   @title: '{i18n>VerifyMessage}';
   rotatedFrom     @title: '{i18n>RotatedFrom}';
+  rotatedTo       @title: '{i18n>RotatedTo}';
+  rotatedAt       @title: '{i18n>RotatedAt}';
+  rotationReason  @title: '{i18n>RotationReason}';
+  rotationError   @title: '{i18n>RotationError}'  @UI.MultiLineText;
+  retireAt        @title: '{i18n>RetireAt}';
+  rotateEveryDays        @title: '{i18n>RotateEveryDays}';
+  rotateBeforeExpiryDays @title: '{i18n>RotateBeforeExpiryDays}';
+  rotationOverlapHours   @title: '{i18n>RotationOverlapHours}';
   registrations   @title: '{i18n>Registrations}';
   operations      @title: '{i18n>Operations}';
 }
@@ -198,4 +208,50 @@ annotate ProvisioningService.ServiceKeys actions {
   refresh           @title: '{i18n>Refresh}';
   verify            @title: '{i18n>Verify}';
   revealCredentials @title: '{i18n>RevealCredentials}';
+}
+
+annotate db.CredentialTypes with @title: '{i18n>CredentialType}' {
+  code @title: '{i18n>CredentialType}';
+}
+
+annotate db.Environments with @title: '{i18n>Environment}' {
+  code @title: '{i18n>Environment}';
+}
+
+annotate db.OperationTypes with @title: '{i18n>Type}' {
+  code @title: '{i18n>Type}';
+}
+
+annotate db.TargetTypes with @title: '{i18n>TargetType}' {
+  code @title: '{i18n>TargetType}';
+}
+
+annotate db.HealthStates with @title: '{i18n>Health}' {
+  code        @title: '{i18n>Health}';
+  criticality @title: '{i18n>Criticality}';
+}
+
+annotate db.EntitlementStates with @title: '{i18n>Entitled}' {
+  code        @title: '{i18n>Entitled}';
+  criticality @title: '{i18n>Criticality}';
+}
+
+// keys delivered into BTP destinations (srv/destinations/)
+annotate db.Registrations with {
+  destinationTarget @title: '{i18n>DestinationTarget}';
+  deliveredKey      @title: '{i18n>DeliveredKey}';
+  delivery          @title: '{i18n>Delivery}';
+  deliveredAt       @title: '{i18n>DeliveredAt}';
+  deliveryError     @title: '{i18n>DeliveryError}';
+  deliveryAttempts  @title: '{i18n>DeliveryAttempts}';
+  deliverAt         @title: '{i18n>DeliverAt}';
+}
+
+annotate db.DestinationTargets with @title: '{i18n>DestinationTarget}' {
+  ID           @title: '{i18n>DestinationTarget}';
+  subaccount   @title: '{i18n>Subaccount}';
+  uri          @title: '{i18n>DestinationServiceUri}';
+  tokenUrl     @title: '{i18n>TokenUrl}';
+  clientId     @title: '{i18n>ClientId}';
+  clientSecret @title: '{i18n>ClientSecret}';
 }

@@ -90,33 +90,36 @@ annotate service.ServiceInstances with {
 
 annotate service.ServiceOfferings with {
   ID         @Common: {
-    Text           : name,
+    Text           : title,
     TextArrangement: #TextOnly
   };
+  title       @title: '{i18n>Offering}';
+  displayName @title: '{i18n>Offering}';
   subaccount @Common: {
     Text           : subaccount.displayName,
     TextArrangement: #TextOnly
   };
 }
 
+// (texts of plans are own properties, see ServicePlans in srv/provisioning-service.cds: the check of a typed
+// plan selects no navigation)
 annotate service.ServicePlans with {
-  ID         @Common: {
+  ID              @Common: {
     Text           : name,
     TextArrangement: #TextOnly
   };
-  subaccount @Common: {
-    Text           : subaccount.displayName,
+  offering        @Common: {
+    Text           : offeringTitle,
     TextArrangement: #TextOnly
   };
-  offering   @Common: {
-    Text           : offering.name,
-    TextArrangement: #TextOnly
-  };
+  offeringName    @title : '{i18n>Offering}';
+  offeringTitle   @title : '{i18n>Offering}';
+  entitlementName @title : '{i18n>Entitled}';
 }
 
 annotate service.ServiceInstances with {
   offering @Common: {
-    Text           : offering.name,
+    Text           : offering.title,
     TextArrangement: #TextOnly,
     ValueList      : {
       CollectionPath: 'ServiceOfferings',
@@ -138,7 +141,8 @@ annotate service.ServiceInstances with {
       ]
     }
   };
-  // only entitled plans of the chosen subaccount can be provisioned
+  // every plan the subaccount's catalog knows; those Service Manager no longer lists are marked not entitled
+  // (choosing one gets the service's PLAN_NOT_ENTITLED on the field)
   plan     @Common: {
     Text           : plan.name,
     TextArrangement: #TextOnly,
@@ -164,9 +168,8 @@ annotate service.ServiceInstances with {
           ValueListProperty: 'description'
         },
         {
-          $Type            : 'Common.ValueListParameterConstant',
-          ValueListProperty: 'entitled',
-          Constant         : 'true'
+          $Type            : 'Common.ValueListParameterDisplayOnly',
+          ValueListProperty: 'entitled'
         }
       ]
     }
@@ -268,6 +271,10 @@ annotate service.ServiceKeys with {
     Text           : rotatedFrom.name,
     TextArrangement: #TextOnly
   };
+  rotatedTo   @Common: {
+    Text           : rotatedTo.name,
+    TextArrangement: #TextOnly
+  };
 }
 
 // ---- operations: which object a step worked on ------------------------------------------------------
@@ -286,3 +293,104 @@ annotate service.Operations with {
     TextArrangement: #TextOnly
   };
 }
+
+// ---- code lists with texts: the columns keep their codes, the apps show the names ------------------------
+
+annotate service.ServiceKeys with {
+  credentialType @Common: {
+    Text                    : credentialTypeText.name,
+    TextArrangement         : #TextOnly,
+    ValueListWithFixedValues: true,
+    ValueList               : {
+      CollectionPath: 'CredentialTypes',
+      Parameters    : [{
+        $Type            : 'Common.ValueListParameterInOut',
+        LocalDataProperty: credentialType,
+        ValueListProperty: 'code'
+      }]
+    }
+  };
+}
+
+annotate service.ServiceInstances with {
+  environment @Common: {
+    Text                    : environmentText.name,
+    TextArrangement         : #TextOnly,
+    ValueListWithFixedValues: true,
+    ValueList               : {
+      CollectionPath: 'Environments',
+      Parameters    : [{
+        $Type            : 'Common.ValueListParameterInOut',
+        LocalDataProperty: environment,
+        ValueListProperty: 'code'
+      }]
+    }
+  };
+}
+
+annotate service.Operations with {
+  type       @Common: {
+    Text           : typeText.name,
+    TextArrangement: #TextOnly
+  };
+  targetType @Common: {
+    Text           : targetTypeText.name,
+    TextArrangement: #TextOnly
+  };
+}
+
+annotate service.Subaccounts with {
+  health @Common: {
+    Text                    : healthState.name,
+    TextArrangement         : #TextOnly,
+    ValueListWithFixedValues: true,
+    ValueList               : {
+      CollectionPath: 'HealthStates',
+      Parameters    : [{
+        $Type            : 'Common.ValueListParameterInOut',
+        LocalDataProperty: health,
+        ValueListProperty: 'code'
+      }]
+    }
+  };
+}
+
+annotate service.ServicePlans with {
+  entitled @Common: {
+    Text           : entitlementName,
+    TextArrangement: #TextOnly
+  };
+}
+
+annotate service.CredentialTypes with {
+  code @Common: {
+    Text           : name,
+    TextArrangement: #TextOnly
+  };
+}
+
+annotate service.Environments with {
+  code @Common: {
+    Text           : name,
+    TextArrangement: #TextOnly
+  };
+}
+
+annotate service.HealthStates with {
+  code @Common: {
+    Text           : name,
+    TextArrangement: #TextOnly
+  };
+}
+
+// value-help search in the catalog: service and plan names only (not descriptions or subaccount names)
+annotate service.ServicePlans with @cds.search: {
+  name,
+  offering.name,
+  offering.displayName
+};
+
+annotate service.ServiceOfferings with @cds.search: {
+  name,
+  displayName
+};

@@ -3,10 +3,11 @@
  * a keep-alive HTTP client, a fixed-concurrency load loop and a few statistics.
  * Everything talks to 127.0.0.1 only.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
+import { parse } from 'yaml'
+import { CDS_LISTENING, childEnv, onLoopback, start } from '../test/support/process'
 
 export const ROOT = path.resolve(__dirname, '..')
 export const API = '/odata/v4/provisioning'
@@ -46,71 +47,92 @@ export interface AppProcess {
   stop(): Promise<void>
 }
 
-const children = new Set<ChildProcess>()
-process.once('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
+/**
+ * The server as it runs in production, built JavaScript under `cds-serve` without a TypeScript loader: the
+ * project's srv/ and emulator/ compiled to CommonJS (esbuild, as `tsc` with `module: commonjs` emits them:
+ * a dynamic import becomes a require) in `dir`, next to copies of their other files and of app/ and bench/
+ * (models that refer to srv/ by relative paths), the configuration files, and links to db/, _i18n/ and
+ * node_modules/. Returns `dir`, the folder to start the app in.
+ */
+export function buildServer(dir: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild comes with tsx, not as a dependency of ours: loaded only for a build
+  const esbuild = require('esbuild') as { buildSync(o: Record<string, unknown>): unknown }
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap(e => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]))
+  const sources: string[] = []
+  for (const folder of ['srv', 'emulator', 'app', 'bench']) {
+    const compiled = folder === 'srv' || folder === 'emulator'
+    for (const file of walk(path.join(ROOT, folder))) {
+      if (file.endsWith('.ts')) {
+        if (compiled && !file.endsWith('.d.ts')) sources.push(file)
+        continue
+      }
+      const to = path.join(dir, path.relative(ROOT, file))
+      mkdirSync(path.dirname(to), { recursive: true })
+      copyFileSync(file, to)
+    }
+  }
+  esbuild.buildSync({
+    entryPoints: sources,
+    outdir: dir,
+    outbase: ROOT,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning'
+  })
+  for (const name of ['package.json', '.cdsrc.json', 'xs-security.json']) copyFileSync(path.join(ROOT, name), path.join(dir, name))
+  for (const name of ['node_modules', 'db', '_i18n']) symlinkSync(path.join(ROOT, name), path.join(dir, name))
+  return dir
+}
+
+/** The part of mta.yaml read here (the file is ours; its shape is not checked). */
+interface MtaDescriptor {
+  modules?: Array<{ type?: string; path?: string; properties?: Record<string, unknown> }>
+}
 
 /**
- * Starts the app (`cds-serve` under tsx, test profile: mocked users) with `config` as CDS_CONFIG on a free
- * port of 127.0.0.1, and resolves once it listens.
+ * The node options production starts the server with: `NODE_OPTIONS` of the server module in mta.yaml
+ * (the platform runs `npm start`, i.e. cds-serve, with the module's properties as environment).
  */
-export async function startApp(config: Record<string, unknown>, timeoutMs = 120_000): Promise<AppProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const k of Object.keys(env)) if (/^cds[._]/i.test(k)) delete env[k]
-  Object.assign(env, {
+export function productionNodeOptions(): string[] {
+  const mta = parse(readFileSync(path.join(ROOT, 'mta.yaml'), 'utf8')) as MtaDescriptor | null
+  const srv = (mta?.modules ?? []).find(m => m.type === 'nodejs' && m.path === 'gen/srv')
+  const options = srv?.properties?.NODE_OPTIONS
+  return typeof options === 'string' ? options.split(/\s+/).filter(Boolean) : []
+}
+
+/**
+ * Starts the app (`cds-serve`, test profile: mocked users) with `config` as CDS_CONFIG on a free port of
+ * 127.0.0.1, and resolves once it listens: the TypeScript sources under tsx, or with `built` the folder
+ * `buildServer` made; `nodeOptions` go to node in front of cds-serve.
+ */
+export async function startApp(
+  config: Record<string, unknown>,
+  timeoutMs = 120_000,
+  { built, nodeOptions = [] }: { built?: string; nodeOptions?: string[] } = {}
+): Promise<AppProcess> {
+  const env = childEnv({
     NODE_ENV: 'test',
-    CDS_TYPESCRIPT: 'true',
     CDS_CONFIG: JSON.stringify(config),
+    CDS_TYPESCRIPT: built ? undefined : 'true',
     CDS_PLUGIN_UI5_ACTIVE: 'false',
     HOST: '127.0.0.1',
-    NO_COLOR: '1',
-    FORCE_COLOR: '0'
+    PORT: undefined
   })
-  delete env.PORT
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'node_modules/@sap/cds/bin/serve.js'), '--port', '0'], {
-    cwd: ROOT,
+  const loader = built ? [] : ['--import', 'tsx']
+  const { proc, match } = await start({
+    name: 'the app',
+    command: process.execPath,
+    args: [...nodeOptions, ...loader, path.join(ROOT, 'node_modules/@sap/cds/bin/serve.js'), '--port', '0'],
+    cwd: built ?? ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe']
+    ready: CDS_LISTENING,
+    timeoutMs,
+    keep: 200_000
   })
-  children.add(child)
-  let out = ''
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  void exited.then(() => children.delete(child))
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString()
-    if (out.length > 200_000) out = out.slice(-100_000)
-  }
-  child.stdout!.on('data', onData)
-  child.stderr!.on('data', onData)
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the app did not start within ${timeoutMs} ms:\n${out.slice(-3000)}`)), timeoutMs)
-    const check = () => {
-      const m = /server listening on \{ url: '(http:\/\/[^']+)'/.exec(out)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1].replace('localhost', '127.0.0.1'))
-      }
-    }
-    child.stdout!.on('data', check)
-    child.stderr!.on('data', check)
-    void exited.then(() => {
-      clearTimeout(timer)
-      reject(new Error(`the app exited before it listened:\n${out.slice(-3000)}`))
-    })
-  })
-  return {
-    url,
-    pid: child.pid!,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(t)
-    }
-  }
+  return { url: onLoopback(match[1]), pid: proc.pid, output: proc.output, stop: () => proc.stop() }
 }
 
 /** Peak and current resident set size of a process in MiB (Linux /proc). */
@@ -131,14 +153,15 @@ export function cpuSeconds(pid: number): number {
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 
-export interface Answer {
+export interface Answer<T = unknown> {
   status: number
-  data: any
+  /** the JSON answer (the text when it is no JSON) */
+  data: T
   ms: number
 }
 
-/** One HTTP request over the keep-alive agent; JSON in and out. */
-export function request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+/** One HTTP request over the keep-alive agent; JSON in and out. `T` is what the caller expects the answer to be. */
+export function request<T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
   const started = performance.now()
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
   return new Promise((resolve, reject) => {
@@ -158,13 +181,14 @@ export function request(method: string, url: string, body?: unknown, headers: Re
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString()
-          let data: any = text
+          let data: unknown = text
           try {
             data = text ? JSON.parse(text) : undefined
           } catch {
             /* not JSON */
           }
-          resolve({ status: res.statusCode ?? 0, data, ms: performance.now() - started })
+          // the caller's expectation of the answer, not checked (a benchmark of our own service)
+          resolve({ status: res.statusCode ?? 0, data: data as T, ms: performance.now() - started })
         })
         res.on('error', reject)
       }
@@ -177,7 +201,7 @@ export function request(method: string, url: string, body?: unknown, headers: Re
 
 /** Runs `task` with `concurrency` workers over `count` items. */
 export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count)
+  const results = new Array<T>(count)
   let next = 0
   await Promise.all(
     Array.from({ length: Math.min(concurrency, count) }, async () => {

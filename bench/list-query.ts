@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, block, fmt, percentile, request, rss, secs, sleep, startApp } from './lib'
+import { ROOT, block, buildServer, cpuSeconds, fmt, percentile, productionNodeOptions, request, rss, secs, sleep, startApp } from './lib'
 import { LIST_REQUESTS, type ListRequest } from './list-requests'
 
 // better-sqlite3 (the driver under @cap-js/sqlite) ships no types; the few calls used here
@@ -32,7 +32,7 @@ interface SqliteDatabase {
   transaction(fn: () => void): () => void
   close(): void
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- better-sqlite3 comes with @cap-js/sqlite and has no types of ours
 const Database = require('better-sqlite3') as new (file: string) => SqliteDatabase
 
 const BARE_MODEL = { 'bench-bare': { model: 'bench/bare' } }
@@ -45,6 +45,11 @@ const USERS = {
 }
 type Who = keyof typeof USERS
 type Service = 'ours' | 'bare'
+/** A list page with its count, as both services answer it */
+interface ListAnswer {
+  value: Array<{ ID: string }>
+  '@odata.count': number
+}
 
 export interface ListQueryOptions {
   keys: number
@@ -53,6 +58,10 @@ export interface ListQueryOptions {
   seconds: number
   rounds: number
   keysPerInstance?: number
+  /** built JavaScript under cds-serve as in production (default), or the TypeScript sources under tsx */
+  server?: 'built' | 'tsx'
+  /** node options of the server (default: those production sets, `productionNodeOptions`) */
+  nodeOptions?: string[]
 }
 
 interface Figures {
@@ -61,6 +70,8 @@ interface Figures {
   p99: number
   requests: number
   errors: number
+  /** CPU time of the server process per answered request: the read path's cost, whatever else runs on the machine */
+  cpuMs: number
   perApp: Record<string, { p50: number; p99: number }>
 }
 
@@ -130,12 +141,14 @@ export function fill(file: string, keys: number, keysPerInstance: number) {
 
       const instance = inserter('btp_provisioning_ServiceInstances')
       const instanceIds: string[] = []
+      const subaccountOf: string[] = []
       for (let i = 0; i < instanceCount; i++) {
         const sub = bySubaccount.get(subaccounts[i % subaccounts.length])!
         const p = sub[Math.floor(i / subaccounts.length) % sub.length]
         const created = now - Math.floor(((i + 1) / instanceCount) * yearMs)
         const ID = randomUUID()
         instanceIds.push(ID)
+        subaccountOf.push(p.subaccount_ID)
         instance({
           ID,
           createdAt: iso(created),
@@ -191,6 +204,8 @@ export function fill(file: string, keys: number, keysPerInstance: number) {
           smId: state === 'Ready' ? randomUUID() : null,
           lastError: state === 'Failed' ? 'The operation failed in Service Manager' : null,
           instance_ID: instanceIds[i % instanceCount],
+          // as srv/lib/key-scope.ts sets it
+          subaccount_ID: subaccountOf[i % instanceCount],
           name: `key-${String(i).padStart(6, '0')}`,
           credentialType: x509 ? 'x509' : 'binding-secret',
           certificate_ID: x509 && i % 20 === 0 ? certificateIds[i % certificateIds.length] : null,
@@ -226,7 +241,7 @@ function expiryCode(expiresAt: number, now: number): string {
 const SCOPE_PATH: Record<ListRequest['entity'], string | undefined> = {
   Subaccounts: 'subaccountId',
   ServiceInstances: 'subaccount/subaccountId',
-  ServiceKeys: 'instance/subaccount/subaccountId',
+  ServiceKeys: 'subaccount/subaccountId',
   Certificates: undefined
 }
 
@@ -270,7 +285,9 @@ async function load(urls: string[], auth: string, concurrency: number, durationM
   return { samples, errors, durationMs: performance.now() - started }
 }
 
-function figures(results: Array<Awaited<ReturnType<typeof load>>>): Figures {
+type Measured = Awaited<ReturnType<typeof load>> & { cpuSeconds: number }
+
+function figures(results: Measured[]): Figures {
   const samples = results.flatMap(r => r.samples)
   const ms = results.reduce((s, r) => s + r.durationMs, 0)
   const all = samples.map(s => s.ms)
@@ -285,6 +302,7 @@ function figures(results: Array<Awaited<ReturnType<typeof load>>>): Figures {
     p99: percentile(all, 99),
     requests: samples.length,
     errors: results.reduce((s, r) => s + r.errors, 0),
+    cpuMs: (results.reduce((s, r) => s + r.cpuSeconds, 0) * 1000) / samples.length,
     perApp
   }
 }
@@ -311,11 +329,13 @@ function rawPages(who: Who): Record<string, string[]> {
       `select count(*) from ${t('ServiceInstances')} i ${viaSubaccount('i.subaccount_ID')} where ${scoped}`
     ],
     servicekeys: [
+      // the page first (through the index), then its 30 rows' texts, as one would write it by hand
       `select k.ID, k.credentialType, k.expiresAt, k.expiry_code, k.instance_ID, k.name, k.state_code, k.verification_code, k.verifiedAt, i.name, ` +
-        `st.name, st.criticality, v.name, v.criticality, e.name, e.criticality from ${t('ServiceKeys')} k left join ${t('ServiceInstances')} i on i.ID = k.instance_ID ` +
-        `${viaSubaccount('i.subaccount_ID')} ${code('LifecycleStates', 'st', 'k.state_code')} ${code('VerificationStates', 'v', 'k.verification_code')} ` +
-        `${code('ExpiryStates', 'e', 'k.expiry_code')} where ${scoped} order by k.modifiedAt desc, k.ID limit 30`,
-      `select count(*) from ${t('ServiceKeys')} k ${limited ? `join ${t('ServiceInstances')} i on i.ID = k.instance_ID` : ''} ${viaSubaccount('i.subaccount_ID')} where ${scoped}`
+        `st.name, st.criticality, v.name, v.criticality, e.name, e.criticality ` +
+        `from (select k.* from ${t('ServiceKeys')} k ${viaSubaccount('k.subaccount_ID')} where ${scoped} order by k.modifiedAt desc, k.ID limit 30) k ` +
+        `left join ${t('ServiceInstances')} i on i.ID = k.instance_ID ${code('LifecycleStates', 'st', 'k.state_code')} ` +
+        `${code('VerificationStates', 'v', 'k.verification_code')} ${code('ExpiryStates', 'e', 'k.expiry_code')} order by k.modifiedAt desc, k.ID`,
+      `select count(*) from ${t('ServiceKeys')} k ${viaSubaccount('k.subaccount_ID')} where ${scoped}`
     ],
     certificates: [
       `select c.ID, c.clientAuth, c.expiry_code, c.issuer, c.keyAlgorithm, c.name, c.notAfter, c.subject, e.name, e.criticality from ${t('Certificates')} c ` +
@@ -360,6 +380,9 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
     const instances = fill(file, o.keys, keysPerInstance)
     const fillMs = Date.now() - t
     const rawSqlMs = { admin: timeRawPages(file, 'admin'), viewer: timeRawPages(file, 'viewer') }
+    const server = o.server ?? 'built'
+    const built = server === 'built' ? buildServer(path.join(dir, 'server')) : undefined
+    const nodeOptions = o.nodeOptions ?? productionNodeOptions()
 
     const app = await startApp({
       requires: {
@@ -369,34 +392,54 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
       },
       provisioning: { expiryScanInterval: '24h' },
       log: { levels: { cds: 'warn', odata: 'warn', orchestrator: 'error', queue: 'warn', 'persistent-queue': 'warn', 'key-health': 'info' } }
-    })
+    }, undefined, { built, nodeOptions })
     // the expiry scan runs once at start-up; measure after it
-    for (let i = 0; i < 600 && !/Expiry scan:/.test(app.output()); i++) await sleep(100)
+    // (a new database schedules its first scan an interval ahead: then none comes)
+    const scanDue = () => {
+      const db = new Database(file)
+      try {
+        const duty = db.prepare(`select runAt, leaseOwner from btp_provisioning_Duties where name = 'expiryScan'`).all()[0] as { runAt: string; leaseOwner: string | null } | undefined
+        return !duty || !!duty.leaseOwner || Date.parse(duty.runAt) <= Date.now() + 60_000
+      } finally {
+        db.close()
+      }
+    }
+    for (let i = 0; i < 600 && !/Expiry scan:/.test(app.output()) && scanDue(); i++) await sleep(100)
     try {
       const rssBefore = rss(app.pid)
       const urls = (service: Service, who: Who) => LIST_REQUESTS.map(r => urlOf(app.url, service, who, r))
       // both services answer the same rows to each user
       for (const who of Object.keys(USERS) as Who[]) {
         for (const [i, r] of LIST_REQUESTS.entries()) {
-          const [a, b] = await Promise.all((['ours', 'bare'] as const).map(s => request('GET', urls(s, who)[i], undefined, { Authorization: USERS[who].auth })))
+          const [a, b] = await Promise.all((['ours', 'bare'] as const).map(s => request<ListAnswer>('GET', urls(s, who)[i], undefined, { Authorization: USERS[who].auth })))
           for (const [name, res] of [['ours', a], ['bare', b]] as const)
             if (res.status !== 200) throw new Error(`${name} ${who} ${r.entity}: ${res.status} ${JSON.stringify(res.data).slice(0, 500)}`)
-          const ids = (x: typeof a) => x.data.value.map((row: { ID: string }) => row.ID).join()
+          const ids = (x: typeof a) => x.data.value.map(row => row.ID).join()
           if (a.data['@odata.count'] !== b.data['@odata.count'] || ids(a) !== ids(b) || !a.data.value.length)
             throw new Error(`${who} ${r.entity}: ours and bare answered differently (count ${a.data['@odata.count']} / ${b.data['@odata.count']})`)
         }
       }
 
+      // both services and users warmed up before the first round (code loaded and compiled on first use),
+      // so that the first measurement (ours first) does not carry it
+      const most = Math.max(...o.concurrency)
+      for (const who of Object.keys(USERS) as Who[]) for (const s of ['bare', 'ours'] as const) await load(urls(s, who), USERS[who].auth, most, 3000)
+
+      const loadAtStart = os.loadavg()[0]
       const runs = {} as ListQueryResult['runs']
       for (const who of Object.keys(USERS) as Who[]) {
         runs[who] = {}
         for (const concurrency of o.concurrency) {
           // warm up both
           for (const s of ['ours', 'bare'] as const) await load(urls(s, who), USERS[who].auth, concurrency, 1500)
-          const results: Record<Service, Array<Awaited<ReturnType<typeof load>>>> = { ours: [], bare: [] }
+          const results: Record<Service, Measured[]> = { ours: [], bare: [] }
           for (let r = 0; r < o.rounds; r++) {
             const order: Service[] = r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']
-            for (const s of order) results[s].push(await load(urls(s, who), USERS[who].auth, concurrency, o.seconds * 1000))
+            for (const s of order) {
+              const cpu = cpuSeconds(app.pid)
+              const result = await load(urls(s, who), USERS[who].auth, concurrency, o.seconds * 1000)
+              results[s].push({ ...result, cpuSeconds: cpuSeconds(app.pid) - cpu })
+            }
           }
           const ours = figures(results.ours)
           const bare = figures(results.bare)
@@ -410,7 +453,8 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         ['data', `${o.keys} keys, ${instances} instances, ${SUBACCOUNTS} subaccounts, 300 certificates (SQLite file in a temp folder, indexes of db/indexes.cds)`],
         ['schema deploy / bulk insert', `${secs(deployMs)} / ${secs(fillMs)}`],
         ['clients (keep-alive, fixed concurrency)', o.concurrency.join(', ')],
-        ['measuring', `${o.rounds} alternating rounds x ${o.seconds} s per service, user and client count, same server process`],
+        ['measuring', `after 3 s of warm-up per service and user, ${o.rounds} alternating rounds x ${o.seconds} s per service, user and client count, same server process`],
+        ['server', `${server === 'built' ? 'built JavaScript under cds-serve (as in production)' : 'TypeScript sources under tsx and cds-serve'}, one node process, node options: ${nodeOptions.join(' ') || 'none'}${o.nodeOptions ? '' : ' (as mta.yaml starts it)'}`],
         ['users', `admin (unrestricted); ${USERS.viewer.name} (Viewer, limited to 2 of ${SUBACCOUNTS} subaccounts; bare: the same restriction as $filter)`],
         ['ours', 'ProvisioningService (roles, @restrict where, srv/lib/instance-auth.ts, handlers)'],
         ['bare', 'service Bare { projections }, no handlers, no auth']
@@ -420,6 +464,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         for (const c of o.concurrency) {
           const { ours, bare, ratio } = runs[who][c]
           rows.push([`${c} clients: requests/s ours / bare`, `${fmt(ours.rps, 1)} / ${fmt(bare.rps, 1)} = ${fmt(ratio)} (${ours.requests} / ${bare.requests} requests, ${ours.errors} / ${bare.errors} errors)`])
+          rows.push([`${c} clients: server CPU per request ours / bare`, `${fmt(ours.cpuMs)} / ${fmt(bare.cpuMs)} ms = ${fmt(ours.cpuMs / bare.cpuMs)}`])
           rows.push([`${c} clients: p50 / p99 ours`, `${fmt(ours.p50, 1)} / ${fmt(ours.p99, 1)} ms`])
           rows.push([`${c} clients: p50 / p99 bare`, `${fmt(bare.p50, 1)} / ${fmt(bare.p99, 1)} ms`])
           rows.push([`${c} clients: p99 per app ours / bare`, LIST_REQUESTS.map(r => `${r.app} ${fmt(ours.perApp[r.app].p99, 1)} / ${fmt(bare.perApp[r.app].p99, 1)}`).join(', ')])
@@ -428,8 +473,8 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         block(`list query: ${USERS[who].name}`, rows)
       }
       block('list query: server', [
-        ['machine load average (1 min) at the end', `${fmt(os.loadavg()[0], 1)} on ${os.cpus().length} cores`],
-        ['expiry scan at start-up', /Expiry scan:[^\n]*/.exec(app.output())?.[0] ?? 'not seen'],
+        ['machine load average (1 min) before / after measuring', `${fmt(loadAtStart, 1)} / ${fmt(os.loadavg()[0], 1)} on ${os.cpus().length} cores`],
+        ['expiry scan at start-up', /Expiry scan:[^\n]*/.exec(app.output())?.[0] ?? 'none (not due)'],
         ['server RSS after start / now / peak', `${fmt(rssBefore.nowMiB, 0)} / ${fmt(mem.nowMiB, 0)} / ${fmt(mem.peakMiB, 0)} MiB`]
       ])
       return { runs, rawSqlMs, peakRssMiB: mem.peakMiB }

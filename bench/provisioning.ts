@@ -24,7 +24,8 @@ import { SM_LIMITS } from '../srv/service-manager/throttle'
 import { API, ADMIN_AUTH, ROOT, block, cpuSeconds, fmt, percentile, pool, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
 
 /** Objects one app process reconciles at a time, as the app is configured, when a run does not override it. */
-export const APP_CONCURRENCY: number = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).cds.provisioning?.reconcileConcurrency ?? 32
+export const APP_CONCURRENCY: number =
+  (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { cds: { provisioning?: { reconcileConcurrency?: number } } }).cds.provisioning?.reconcileConcurrency ?? 32
 
 /** Subaccount "ACME Integration (eu10)" of the sample data and its entitled plan xsuaa/application. */
 
@@ -61,9 +62,16 @@ function bounds(need: number, limit: number, windowMs: number) {
   return { sliding: Math.floor((need - 1) / limit) * windowMs, rate: (need / limit) * windowMs }
 }
 
+/** The columns of an operation the run reads. */
+interface Operation {
+  instance_ID: string
+  targetType: 'instance' | 'serviceKey'
+  finishedAt: string | null
+}
+
 type Kind = string
 function kindOf(c: RecordedCall, smClients: Set<string>): Kind {
-  if (c.path.endsWith('/oauth/token')) return smClients.has(String(c.body?.client_id ?? '')) ? 'token (SM client)' : 'token (key verification)'
+  if (c.path.endsWith('/oauth/token')) return smClients.has(String((c.body as { client_id?: string } | undefined)?.client_id ?? '')) ? 'token (SM client)' : 'token (key verification)'
   if (c.method === 'POST' && c.path === '/v1/service_instances') return 'POST instance'
   if (c.method === 'GET' && /^\/v1\/service_instances\/[^/]+\/operations\//.test(c.path)) return 'GET instance operation'
   if (c.method === 'POST' && c.path === '/v1/service_bindings') return 'POST binding'
@@ -74,16 +82,16 @@ function kindOf(c: RecordedCall, smClients: Set<string>): Kind {
 }
 
 async function count(app: AppProcess, query: string): Promise<number> {
-  const res = await request('GET', `${app.url}${API}/${query}&$count=true&$top=0`, undefined, { Authorization: ADMIN_AUTH })
+  const res = await request<{ '@odata.count': number }>('GET', `${app.url}${API}/${query}&$count=true&$top=0`, undefined, { Authorization: ADMIN_AUTH })
   if (res.status !== 200) throw new Error(`${query}: ${res.status} ${JSON.stringify(res.data).slice(0, 300)}`)
-  return res.data['@odata.count'] as number
+  return res.data['@odata.count']
 }
 
 /** All rows of a query, page by page (the server pages at 1000). */
-async function all(app: AppProcess, query: string): Promise<any[]> {
-  const rows: any[] = []
+async function all<T>(app: AppProcess, query: string): Promise<T[]> {
+  const rows: T[] = []
   for (let skip = 0; ; skip += 1000) {
-    const res = await request('GET', `${app.url}${API}/${query}&$top=1000&$skip=${skip}`, undefined, { Authorization: ADMIN_AUTH })
+    const res = await request<{ value: T[] }>('GET', `${app.url}${API}/${query}&$top=1000&$skip=${skip}`, undefined, { Authorization: ADMIN_AUTH })
     if (res.status !== 200) throw new Error(`${query}: ${res.status}`)
     rows.push(...res.data.value)
     if (res.data.value.length < 1000) return rows
@@ -126,7 +134,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
       const res = await request('GET', `${app.url}${API}/${q}`, undefined, auth)
       if (res.status !== 200) throw new Error(`warm-up ${q}: ${res.status}`)
     }
-    const plan = await request('GET', `${app.url}${API}/ServicePlans(${PLAN})`, undefined, auth)
+    const plan = await request<{ subaccount_ID?: string }>('GET', `${app.url}${API}/ServicePlans(${PLAN})`, undefined, auth)
     if (plan.status !== 200 || plan.data.subaccount_ID !== SUBACCOUNT) throw new Error(`plan ${PLAN} is not in the sample data`)
 
     const from = emu.calls.length
@@ -134,7 +142,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
     const t0 = Date.now()
     await pool(o.pairs, o.clients, async i => {
       const name = `bench-${String(i).padStart(5, '0')}`
-      const inst = await request('POST', `${app.url}${API}/ServiceInstances`, { subaccount_ID: SUBACCOUNT, plan_ID: PLAN, name }, auth)
+      const inst = await request<{ ID: string }>('POST', `${app.url}${API}/ServiceInstances`, { subaccount_ID: SUBACCOUNT, plan_ID: PLAN, name }, auth)
       if (inst.status !== 201) throw new Error(`create instance ${name}: ${inst.status} ${JSON.stringify(inst.data).slice(0, 300)}`)
       const key = await request('POST', `${app.url}${API}/ServiceKeys`, { instance_ID: inst.data.ID, name: `${name}-key` }, auth)
       if (key.status !== 201) throw new Error(`create key ${name}: ${key.status} ${JSON.stringify(key.data).slice(0, 300)}`)
@@ -182,7 +190,7 @@ export async function provisioningBench(o: ProvisioningOptions): Promise<Provisi
       const w = Math.floor((c.at - creates[0].at) / windowMs)
       perWindow[w] = (perWindow[w] ?? 0) + 1
     }
-    const ops = await all(app, `Operations?$filter=type eq 'create'&$select=instance_ID,serviceKey_ID,targetType,finishedAt,createdAt`)
+    const ops = await all<Operation>(app, `Operations?$filter=type eq 'create'&$select=instance_ID,serviceKey_ID,targetType,finishedAt,createdAt`)
     const instDone = new Map<string, number>()
     for (const op of ops) if (op.targetType === 'instance' && op.finishedAt) instDone.set(op.instance_ID, Date.parse(op.finishedAt))
     const keyLag: number[] = []

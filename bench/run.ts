@@ -14,8 +14,10 @@
  *   list query (b):
  *   --keys N           service keys in the database (default 100000)
  *   --concurrency N,M  parallel clients, each count measured (default 32,8)
- *   --seconds S        measuring time per service, user, client count and round (default 8)
- *   --rounds N         alternating rounds per service (default 2)
+ *   --seconds S        measuring time per service, user, client count and round (default 4)
+ *   --rounds N         alternating rounds per service (default 4)
+ *   --server built|tsx the server as in production, built JavaScript (default), or the sources under tsx
+ *   --node-options="..."  node options of the server (default: NODE_OPTIONS of the server module in mta.yaml)
  *   settle after a crash (c):
  *   --settle-pairs N   instance + key pairs in flight when the app is killed (default 40)
  *   --settle-rounds N  kills per database (default 3)
@@ -53,11 +55,15 @@ async function main() {
   if (!only || only === 'list') {
     const concurrency = (a.concurrency ?? '32,8').split(',').map(Number)
     if (concurrency.some(c => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency must list positive integers, got '${a.concurrency}'`)
+    if (a.server && a.server !== 'tsx' && a.server !== 'built') throw new Error(`--server must be built or tsx, got '${a.server}'`)
+    if (a['node-options'] === 'true') throw new Error('--node-options takes its value after =, e.g. --node-options=--max-old-space-size=192')
     list = await listQueryBench({
       keys: num(a, 'keys', 100_000),
       concurrency,
-      seconds: num(a, 'seconds', 8),
-      rounds: num(a, 'rounds', 2)
+      seconds: num(a, 'seconds', 4),
+      rounds: num(a, 'rounds', 4),
+      server: a.server === 'tsx' ? 'tsx' : 'built',
+      nodeOptions: a['node-options'] === undefined ? undefined : a['node-options'].split(/\s+/).filter(Boolean)
     })
   }
 
@@ -79,6 +85,7 @@ async function main() {
       const top = list.runs[who][most]
       rows.push([`list query, ${user}: throughput ours / bare at ${most} clients (goal >= 0.9)`, `${fmt(top.ratio)} (${fmt(top.ours.rps, 1)} / ${fmt(top.bare.rps, 1)} requests/s)`])
       rows.push([`list query, ${user}: p99 ours / bare at ${most} clients (goal <= 1.2)`, `${fmt(top.ours.p99 / top.bare.p99)} (${fmt(top.ours.p99, 1)} / ${fmt(top.bare.p99, 1)} ms)`])
+      rows.push([`list query, ${user}: server CPU per request ours / bare at ${most} clients`, `${fmt(top.ours.cpuMs / top.bare.cpuMs)} (${fmt(top.ours.cpuMs)} / ${fmt(top.bare.cpuMs)} ms)`])
       rows.push([`list query, ${user}: p99 ours at ${fewest} clients (goal < 50 ms)`, `${fmt(list.runs[who][fewest].ours.p99, 1)} ms (bare ${fmt(list.runs[who][fewest].bare.p99, 1)} ms)`])
       rows.push([`list query, ${user}: plain SQL per page + count`, Object.entries(list.rawSqlMs[who]).map(([k, v]) => `${k} ${fmt(v, 2)} ms`).join(', ')])
     }

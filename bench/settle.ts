@@ -30,7 +30,7 @@ const api = (app: () => AppProcess): Api => ({
 /** Creates `pairs` instances with a key each, and deletes every third instance right away. */
 async function workload(app: AppProcess, round: string, pairs: number) {
   await pool(pairs, 8, async i => {
-    const inst = await app.post('/ServiceInstances', { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: `settle-${round}-${i}` })
+    const inst = await app.post<{ ID: string }>('/ServiceInstances', { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: `settle-${round}-${i}` })
     if (inst.status !== 201) throw new Error(`create: ${inst.status} ${JSON.stringify(inst.data)}`)
     await app.post('/ServiceKeys', { instance_ID: inst.data.ID, name: `settle-${round}-${i}-key` })
     if (i % 3 === 0) await app.delete(`/ServiceInstances(${inst.data.ID})`)

@@ -2,7 +2,8 @@ using {btp.provisioning as db} from './schema';
 
 /*
  * Indexes: what the Fiori apps sort and filter their lists by, the foreign keys (joins, $expand, and the
- * `Subaccount` restriction's paths key -> instance -> subaccount), and what background duties look rows up by.
+ * `Subaccount` restriction's paths: a key's own copy of its subaccount, an instance's subaccount), and what
+ * background duties look rows up by.
  * `@indexes` lists them per entity: a name and its columns (`-` in front: descending). A list's sort column is
  * followed by the key: CAP adds it to every paged ORDER BY as the tie-break.
  * SQLite and PostgreSQL: created by db/init.js when the schema is deployed. HANA: db/src/*.hdbindex, written
@@ -35,6 +36,8 @@ annotate db.ServiceInstances with @indexes: [
 annotate db.ServiceKeys with @indexes: [
   // the Service Keys app: newest first
   {name: 'modifiedAt', columns: ['-modifiedAt', 'ID']},
+  // a user limited to some subaccounts: their keys, newest first, and their count
+  {name: 'subaccount', columns: ['subaccount_ID', '-modifiedAt', 'ID']},
   {name: 'instance', columns: ['instance_ID']},
   {name: 'certificate', columns: ['certificate_ID']},
   {name: 'rotatedFrom', columns: ['rotatedFrom_ID']},
@@ -60,3 +63,9 @@ annotate db.Operations with @indexes: [
 ];
 
 annotate db.Findings with @indexes: [{name: 'subaccount', columns: ['subaccount_ID', '-createdAt']}];
+
+// the reconciler looks up due provisioning flows as it does instances and keys
+annotate db.Provisionings with @indexes: [{name: 'reconcileAt', columns: ['reconcileAt']}];
+
+// a key's delivery finds its subaccount's Destination service
+annotate db.DestinationTargets with @indexes: [{name: 'subaccount', columns: ['subaccount_ID']}];

@@ -1,6 +1,7 @@
 /*
  * Runs with `cds deploy` (and the in-memory deployment of tests) once the tables exist: creates the indexes
- * declared with `@indexes` (db/indexes.cds) on SQLite and PostgreSQL. HANA gets them from db/src/*.hdbindex.
+ * declared with `@indexes` (db/indexes.cds) on SQLite and PostgreSQL and fills copied columns (BACKFILLS).
+ * HANA gets the indexes from db/src/*.hdbindex.
  * Kept in JavaScript: `cds deploy` loads it without a TypeScript loader.
  */
 const cds = require('@sap/cds')
@@ -57,11 +58,27 @@ function hanaIndexes(csn) {
   )
 }
 
+/**
+ * Columns that copy facts of other rows, filled where rows written before the column existed lack them:
+ * a service key's subaccount, its instance's (srv/lib/key-scope.ts, which runs the same at start-up for
+ * databases deployed otherwise, e.g. HANA).
+ */
+const BACKFILLS = [
+  {
+    entities: ['btp.provisioning.ServiceKeys', 'btp.provisioning.ServiceInstances'],
+    sql:
+      'UPDATE btp_provisioning_ServiceKeys SET subaccount_ID = (SELECT i.subaccount_ID FROM btp_provisioning_ServiceInstances i WHERE i.ID = btp_provisioning_ServiceKeys.instance_ID) ' +
+      'WHERE subaccount_ID IS NULL AND instance_ID IS NOT NULL'
+  }
+]
+
 async function createIndexes(tx, csn) {
   const kind = tx.options?.kind ?? cds.db?.options?.kind
   if (kind !== 'sqlite' && kind !== 'better-sqlite' && kind !== 'postgres') return
   for (const sql of indexStatements(csn, kind === 'postgres' ? 'postgres' : 'sqlite')) await tx.run(sql)
+  // only where the model deployed has the tables (this file runs for every model deployed from db/)
+  for (const b of BACKFILLS) if (b.entities.every(e => csn.definitions?.[e])) await tx.run(b.sql)
 }
 
 module.exports = createIndexes
-Object.assign(module.exports, { declaredIndexes, indexStatements, hanaIndexes })
+Object.assign(module.exports, { declaredIndexes, indexStatements, hanaIndexes, BACKFILLS })

@@ -10,7 +10,10 @@
  *   DELETE /__emulator/faults   clears all pending faults, 204
  *   GET    /__emulator/state    { url, certUrl, pendingFaults, instances, bindings, callCount, calls }
  *                               ?calls=false leaves the calls out, ?since=<n> returns calls[n..]
- *   POST   /__emulator/reset    empties the store, faults, rate limits and recorded calls, 204
+ *   POST   /__emulator/clock    body { advanceMs?: number, reset?: true }: moves the emulator's time (what new
+ *                               certificates' validity starts from and presented certificates are checked
+ *                               against), answers 200 { offsetMs, now }
+ *   POST   /__emulator/reset    empties the store, faults, rate limits and recorded calls, resets the clock, 204
  *   POST   /__emulator/plant    body { kind: 'instance' | 'binding', object }: puts an object into the store as
  *                               if another tool had created it (no call recorded), answers 201 with it
  *   POST   /__emulator/tenants/:subaccountId/rotate   body { secret?, revokeTokens? }: a new client secret for
@@ -76,7 +79,7 @@ export function adminRouter(emulator: () => Emulator, pendingFaults: () => numbe
       return
     }
     try {
-      res.status(201).json(emulator().plant(kind, object as Record<string, unknown>))
+      res.status(201).json(emulator().plant(kind, object))
     } catch (e) {
       res.status(400).json({ error: 'BadRequest', description: e instanceof Error ? e.message : String(e) })
     }
@@ -93,6 +96,19 @@ export function adminRouter(emulator: () => Emulator, pendingFaults: () => numbe
     } catch (e) {
       res.status(404).json({ error: 'NotFound', description: e instanceof Error ? e.message : String(e) })
     }
+  })
+
+  router.post('/clock', (req: Request, res: Response) => {
+    const { advanceMs, reset } = (req.body ?? {}) as { advanceMs?: unknown; reset?: unknown }
+    if ((advanceMs !== undefined && (typeof advanceMs !== 'number' || !Number.isFinite(advanceMs))) || (reset !== undefined && reset !== true)) {
+      res.status(400).json({ error: 'BadRequest', description: 'advanceMs must be a number of milliseconds, reset true' })
+      return
+    }
+    const emu = emulator()
+    if (reset) emu.resetClock()
+    if (typeof advanceMs === 'number') emu.advanceClock(advanceMs)
+    const now = emu.now()
+    res.json({ offsetMs: now - Date.now(), now: new Date(now).toISOString() })
   })
 
   router.post('/reset', (_req: Request, res: Response) => {

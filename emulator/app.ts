@@ -11,6 +11,7 @@ import { OFFERING_FIELDS, PLAN_FIELDS } from './catalog-index'
 import { SmError, codeForStatus } from './errors'
 import type { FaultBook } from './faults'
 import { newId } from './ids'
+import { jsonText } from './query'
 import type { LimitCheck, RateLimiter } from './ratelimit'
 import type { CallContext, Outcome, Store } from './store'
 import type { EmulatorTenant } from './types'
@@ -35,6 +36,8 @@ export interface AppDeps {
   mode?: 'plain' | 'mtls'
   /** the admin API (opts.admin), mounted at /__emulator of the plain server before recording and faults */
   admin?: express.RequestHandler
+  /** the emulator's clock for certificate validity and token expiry (moved by tests); the wall clock without it */
+  now?: () => number
 }
 
 /** Per-request state kept in res.locals.emu */
@@ -233,7 +236,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use((req: Request, res: Response, next: NextFunction) => {
     const i = intakeOf(res)
     const tok = bearer(req)
-    if (tok) i.record.subaccountId = tokens.verify(tok, Date.now())?.subaccountId
+    if (tok) i.record.subaccountId = tokens.verify(tok, (deps.now ?? Date.now)())?.subaccountId
     else {
       const id = basicCredentials(req.headers.authorization)?.id ?? i.form?.client_id ?? i.query.client_id
       if (id) i.record.subaccountId = (tokens.lookupClient(id) ?? tokens.lookupClient(formDecode(id)))?.subaccountId
@@ -252,7 +255,7 @@ export function buildApp(deps: AppDeps): express.Express {
   // --- UAA ------------------------------------------------------------------------------------
   app.post('/oauth/token', (req: Request, res: Response) => {
     const i = intakeOf(res)
-    const params: Record<string, unknown> = { ...i.query, ...(i.json && typeof i.json === 'object' ? (i.json as object) : {}), ...(i.form ?? {}) }
+    const params: Record<string, unknown> = { ...i.query, ...(i.json && typeof i.json === 'object' ? (i.json) : {}), ...(i.form ?? {}) }
     const tokenError = (status: number, error: string, description: string) =>
       reply(res, status, { error, error_description: description }, { 'Cache-Control': 'no-store' })
     let creds = basicCredentials(req.headers.authorization)
@@ -268,7 +271,7 @@ export function buildApp(deps: AppDeps): express.Express {
       } else {
         const id = tokens.lookupClient(creds.id) ? creds.id : formDecode(creds.id)
         const cert = (req.socket as TLSSocket).getPeerX509Certificate?.()
-        const auth = tokens.authenticateCertificate(id, cert, Date.now())
+        const auth = tokens.authenticateCertificate(id, cert, (deps.now ?? Date.now)())
         if (!auth.ok) return tokenError(401, 'invalid_client', auth.description)
         principal = auth.principal
       }
@@ -287,8 +290,8 @@ export function buildApp(deps: AppDeps): express.Express {
     i.record.subaccountId = principal.subaccountId
     const grant = params.grant_type
     if (grant === undefined || grant === '') return tokenError(400, 'invalid_request', 'Missing grant type')
-    if (grant !== 'client_credentials') return tokenError(400, 'unsupported_grant_type', `Unsupported grant type: ${String(grant)}`)
-    reply(res, 200, tokens.issue(principal, Date.now()), { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+    if (grant !== 'client_credentials') return tokenError(400, 'unsupported_grant_type', `Unsupported grant type: ${jsonText(grant)}`)
+    reply(res, 200, tokens.issue(principal, (deps.now ?? Date.now)()), { 'Cache-Control': 'no-store', Pragma: 'no-cache' })
   })
 
   app.get('/.well-known/openid-configuration', (_req: Request, res: Response) => {
@@ -305,7 +308,7 @@ export function buildApp(deps: AppDeps): express.Express {
   const notFoundRoute = (req: Request, res: Response) => {
     reply(res, 404, { error: 'NotFound', description: `no route for ${req.method} ${intakeOf(res).path}` })
   }
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- express knows an error handler by its four parameters
   const errorHandler = (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (!res.locals.emu) {
       res.status(400).json({ error: 'BadRequest', description: 'malformed request' })
@@ -332,7 +335,7 @@ export function buildApp(deps: AppDeps): express.Express {
     const unauthorized = (description: string) =>
       reply(res, 401, { error: 'Unauthorized', description }, { 'WWW-Authenticate': 'Bearer realm="service-manager"' })
     if (!tok) return unauthorized('authentication required: Authorization: Bearer <token>')
-    const info = tokens.verify(tok, Date.now())
+    const info = tokens.verify(tok, (deps.now ?? Date.now)())
     if (!info) return unauthorized('invalid or expired token')
     if (info.kind !== 'tenant') {
       return reply(res, 403, { error: 'Forbidden', description: 'the token was not issued to a Service Manager client' })

@@ -76,6 +76,8 @@ export interface CredentialTools {
   newSecret(): string
   /** the emulator's local CA */
   ca: CertificateIssuer
+  /** the emulator's time (its clock may be moved by tests): what certificate validity is measured from */
+  now?: () => number
 }
 
 export interface CertificateIssuer {
@@ -102,7 +104,8 @@ export type CredentialFactory = (req: CredentialRequest, tools: CredentialTools)
 export const bindingSecretFactory: CredentialFactory = (req, tools) => {
   const clientid = tools.newClientId()
   const clientsecret = tools.newSecret()
-  const hide = String(req.oauthParameters['hide-secret'] ?? '') === 'true'
+  const hideSecret = req.oauthParameters['hide-secret']
+  const hide = hideSecret === true || hideSecret === 'true'
   const block: Record<string, unknown> = { clientid }
   if (!hide) block.clientsecret = clientsecret
   block.url = req.emulatorUrl
@@ -225,7 +228,8 @@ export function credentialVars(req: Omit<CredentialRequest, 'oauthParameters'>):
 export function issueCredentials(
   req: Omit<CredentialRequest, 'oauthParameters'>,
   factories: Record<string, CredentialFactory>,
-  ca: CertificateIssuer
+  ca: CertificateIssuer,
+  now: () => number = Date.now
 ): IssuedCredentials | Promise<IssuedCredentials> {
   const factory = factories[req.credentialType]
   if (!factory) {
@@ -246,7 +250,8 @@ export function issueCredentials(
     render: (block) => render(req.shape, vars, block),
     newClientId: () => `sb-${newId()}!b${req.shape.brokerNo}|${vars.xsappname}`,
     newSecret: () => `${newId()}$${randomToken(24)}`,
-    ca
+    ca,
+    now
   }
   return factory({ ...req, oauthParameters: oauthParametersOf(req.binding.parameters) }, tools)
 }

@@ -6,7 +6,7 @@
  */
 import http from 'http'
 import https from 'https'
-import type { AddressInfo, Socket } from 'net'
+import { listen, stopServer, trackSockets } from './net'
 import { randomBytes } from 'crypto'
 import { TokenService } from './auth'
 import { buildApp } from './app'
@@ -21,7 +21,7 @@ import { Store } from './store'
 import type { CertificateIssuer } from './credentials'
 import type { ClientCertificateOptions, Emulator, EmulatorOptions, Fault, RecordedCall } from './types'
 
-export type { ClientCertificateOptions, Emulator, EmulatorOptions, EmulatorTenant, Fault, RecordedCall } from './types'
+export type { ClientCertificateOptions, Emulator, EmulatorOptions, EmulatorTenant, Fault, JsonDocument, PlantBinding, PlantInstance, RecordedCall } from './types'
 export type { AdminFault } from './admin'
 export type {
   CertificateIssuer,
@@ -53,23 +53,6 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 43199
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
-function listen(server: http.Server, port: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve((server.address() as AddressInfo).port)
-    })
-  })
-}
-
-function trackSockets(server: http.Server, event: 'connection' | 'secureConnection', sockets: Set<Socket>): void {
-  server.on(event, (s: Socket) => {
-    sockets.add(s)
-    s.on('close', () => sockets.delete(s))
-  })
-}
-
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const tenants = opts.tenants ?? defaultTenants()
   let url = ''
@@ -81,6 +64,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       return { ...issued, subject: issued.cert.subject, issuer: issued.cert.issuer }
     }
   }
+  // the emulator's time for certificate validity: moved by tests (advanceClock, admin POST /clock)
+  let clockOffset = 0
+  const clock = () => Date.now() + clockOffset
   const tokens = new TokenService(() => tenants, opts.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS, () => url)
   const store = new Store({
     catalog: new CatalogIndex(opts.catalog ?? DEFAULT_CATALOG),
@@ -91,7 +77,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     ca: issuer,
     credentialFactories: { ...DEFAULT_CREDENTIAL_FACTORIES, ...(opts.credentialTypes ?? {}) },
     operationMs: opts.operationMs ?? 0,
-    operationMaxMs: opts.operationMaxMs
+    operationMaxMs: opts.operationMaxMs,
+    now: clock
   })
   const faults = new FaultBook()
   const limiter = new RateLimiter(opts.rateLimit?.windowMs)
@@ -99,13 +86,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const timers = new Set<NodeJS.Timeout>()
   const log = opts.log === true ? (line: string) => console.log(line) : typeof opts.log === 'function' ? opts.log : undefined
 
-  const common = { store, tokens, faults, limiter, calls, tenants: () => tenants, url: () => url, certUrl: () => certUrl, opts, log, timers }
+  const common = { store, tokens, faults, limiter, calls, tenants: () => tenants, url: () => url, certUrl: () => certUrl, opts, log, timers, now: clock }
   // the admin API refers to the emulator object, which exists once the servers listen
-  let self: Emulator | undefined
-  const admin = opts.admin ? adminRouter(() => self!, () => faults.pending) : undefined
+  const admin = opts.admin ? adminRouter(() => emulator, () => faults.pending) : undefined
   const server = http.createServer(buildApp({ ...common, mode: 'plain', admin }))
-  const sockets = new Set<Socket>()
-  trackSockets(server, 'connection', sockets)
+  const sockets = trackSockets(server)
 
   const now = Date.now()
   const serverCert = await ca.issue({
@@ -128,8 +113,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     buildApp({ ...common, mode: 'mtls' })
   )
-  const tlsSockets = new Set<Socket>()
-  trackSockets(tlsServer, 'connection', tlsSockets)
+  const tlsSockets = trackSockets(tlsServer)
 
   const port = await listen(server, opts.port ?? 0)
   url = `http://127.0.0.1:${port}`
@@ -176,10 +160,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       store.settle(Date.now())
       return store.bindings(subaccountId)
     },
-    plant(kind, obj) {
+    plant(kind, obj, o) {
       store.settle(Date.now())
       if (kind === 'instance') return store.plantInstance(obj, Date.now())
-      if (kind === 'binding') return store.plantBinding(obj, Date.now())
+      if (kind === 'binding') return o?.wait ? store.plantBinding(obj, Date.now(), true) : store.plantBinding(obj, Date.now())
       throw new Error(`plant: unknown kind ${String(kind)}`)
     },
     remove(kind, id) {
@@ -196,7 +180,17 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (o.revokeTokens !== false) tokens.revokeClientTokens(tenant.clientid)
       return tenant.clientsecret
     },
+    now: clock,
+    advanceClock(ms: number) {
+      if (!Number.isFinite(ms)) throw new Error('advanceClock: a finite number of milliseconds is needed')
+      clockOffset += ms
+      return clockOffset
+    },
+    resetClock() {
+      clockOffset = 0
+    },
     reset() {
+      clockOffset = 0
       store.reset()
       faults.clear()
       limiter.clear()
@@ -204,18 +198,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     close() {
       if (!closing) {
-        const stop = (srv: http.Server, open: Set<Socket>) =>
-          new Promise<void>((resolve) => {
-            srv.close(() => resolve())
-            for (const s of open) s.destroy()
-          })
         for (const t of timers) clearTimeout(t)
         timers.clear()
-        closing = Promise.all([stop(server, sockets), stop(tlsServer, tlsSockets)]).then(() => undefined)
+        closing = Promise.all([stopServer(server, sockets), stopServer(tlsServer, tlsSockets)]).then(() => undefined)
       }
       return closing
     }
   }
-  self = emulator
   return emulator
 }

@@ -41,7 +41,7 @@ async function newKeys(spec: KeySpec): Promise<KeyMaterial> {
     keyPem: normalizePem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
     publicKey: await subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), importAlg, true, ['verify']),
     privateKey: await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), importAlg, false, ['sign']),
-    signingAlgorithm: spec.type === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams)
+    signingAlgorithm: spec.type === 'rsa' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : ({ name: 'ECDSA', hash: 'SHA-256' })
   }
 }
 

@@ -167,10 +167,14 @@ function validate(c: Criterion, s: Scanner): Criterion {
 // ------------------------------------------------------------------------------------------------
 // evaluation
 
+/** A JSON value as text: a string as it is, anything else as JSON (numbers and booleans read as with String). */
+export function jsonText(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined ? 'undefined' : JSON.stringify(v)
+}
+
 function scalar(v: unknown): string | null {
   if (v === null || v === undefined) return null
-  if (typeof v === 'object') return JSON.stringify(v)
-  return String(v)
+  return jsonText(v)
 }
 
 function equals(actual: string | null, lit: Literal): boolean {
@@ -216,10 +220,10 @@ function test(actual: string | null, c: Criterion): boolean {
 
 /** Read a field by key; '/' separates path segments (e.g. context/subaccount_id). */
 export function fieldValue(obj: unknown, key: string): unknown {
-  let cur: any = obj
+  let cur: unknown = obj
   for (const part of key.split('/')) {
     if (cur === null || typeof cur !== 'object') return undefined
-    cur = cur[part]
+    cur = (cur as Record<string, unknown>)[part]
   }
   return cur
 }

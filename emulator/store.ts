@@ -5,7 +5,7 @@
  * Operations are settled lazily: every request (and every admin accessor) first calls settle(now),
  * which completes all operations whose due time has passed, in due-time order.
  */
-import type { EmulatorTenant, Fault } from './types'
+import type { EmulatorTenant, Fault, PlantBinding, PlantInstance } from './types'
 import type { CatalogIndex, PlanEntry } from './catalog-index'
 import type { TokenService } from './auth'
 import {
@@ -123,6 +123,8 @@ export interface StoreDeps {
   operationMs: number
   /** with it, operations last a random time between operationMs and operationMaxMs */
   operationMaxMs?: number
+  /** the emulator's clock (certificate validity of new credentials); the wall clock without it */
+  now?: () => number
 }
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
@@ -257,7 +259,7 @@ export class Store {
     if (patch.name !== undefined) res.name = patch.name
     if (patch.labels !== undefined) res.labels = patch.labels
     if ('planId' in res) {
-      const inst = res as InstanceRec
+      const inst = res
       if (patch.planId !== undefined) inst.planId = patch.planId
       if (patch.parameters !== undefined) inst.parameters = { ...inst.parameters, ...patch.parameters }
       if (patch.shared !== undefined) inst.shared = patch.shared
@@ -332,11 +334,7 @@ export class Store {
   // views
 
   instanceView(r: InstanceRec): Record<string, unknown> {
-    const op = this.lastOp(r)
-    const v: Record<string, unknown> = {
-      id: r.id,
-      ready: r.ready,
-      name: r.name,
+    return this.view(r, {
       service_plan_id: r.planId,
       platform_id: r.platformId,
       context: {
@@ -346,31 +344,32 @@ export class Store {
         ...clone(r.contextExtra)
       },
       usable: r.usable,
-      labels: { ...clone(r.labels), subaccount_id: [r.subaccountId] },
-      created_at: iso(r.createdAt),
-      updated_at: iso(r.updatedAt)
-    }
-    if (r.shared !== undefined) v.shared = r.shared
-    if (op) v.last_operation = this.opView(op)
-    return v
+      ...(r.shared !== undefined ? { shared: r.shared } : {})
+    })
   }
 
   bindingView(b: BindingRec): Record<string, unknown> {
-    const op = this.lastOp(b)
-    const v: Record<string, unknown> = {
-      id: b.id,
-      ready: b.ready,
-      name: b.name,
+    return this.view(b, {
       service_instance_id: b.instanceId,
-      context: { platform: SM_PLATFORM, instance_name: b.instanceName, subaccount_id: b.subaccountId }
+      context: { platform: SM_PLATFORM, instance_name: b.instanceName, subaccount_id: b.subaccountId },
+      ...(b.credentials ? { credentials: clone(b.credentials) } : {}),
+      ...(b.bindResource ? { bind_resource: clone(b.bindResource) } : {})
+    })
+  }
+
+  /** What SM shows of an instance or a binding: its ID, state and name, the fields of its own (`own`), labels, times, last operation. */
+  private view(r: InstanceRec | BindingRec, own: Record<string, unknown>): Record<string, unknown> {
+    const op = this.lastOp(r)
+    return {
+      id: r.id,
+      ready: r.ready,
+      name: r.name,
+      ...own,
+      labels: { ...clone(r.labels), subaccount_id: [r.subaccountId] },
+      created_at: iso(r.createdAt),
+      updated_at: iso(r.updatedAt),
+      ...(op ? { last_operation: this.opView(op) } : {})
     }
-    if (b.credentials) v.credentials = clone(b.credentials)
-    if (b.bindResource) v.bind_resource = clone(b.bindResource)
-    v.labels = { ...clone(b.labels), subaccount_id: [b.subaccountId] }
-    v.created_at = iso(b.createdAt)
-    v.updated_at = iso(b.updatedAt)
-    if (op) v.last_operation = this.opView(op)
-    return v
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -529,6 +528,9 @@ export class Store {
       if (currentPlan && currentPlan.offeringId !== target.offeringId) {
         throw badRequest('the new plan must belong to the same service offering')
       }
+      if (target.id !== rec.planId && !(target.plan.plan_updateable ?? target.offering.plan_updateable)) {
+        throw badRequest(`service offering ${target.offering.name} does not allow plan updates`)
+      }
       patch.planId = target.id
     }
     if (body.parameters !== undefined) patch.parameters = optionalParameters(body.parameters)
@@ -605,7 +607,8 @@ export class Store {
         peers
       },
       this.deps.credentialFactories,
-      this.deps.ca
+      this.deps.ca,
+      this.deps.now
     )
   }
 
@@ -649,7 +652,7 @@ export class Store {
       parameters,
       labels,
       ready: false,
-      bindResource: body.bind_resource ? clone(body.bind_resource as Record<string, unknown>) : undefined,
+      bindResource: body.bind_resource ? clone(body.bind_resource) : undefined,
       pending,
       clients: pending?.clients,
       createdAt: ctx.now,
@@ -722,7 +725,7 @@ export class Store {
       .map((b) => this.bindingView(b))
   }
 
-  plantInstance(obj: Record<string, any>, now: number): Record<string, unknown> {
+  plantInstance(obj: PlantInstance, now: number): Record<string, unknown> {
     const tenants = this.deps.tenants()
     const subaccountId: string | undefined = obj.subaccount_id ?? obj.subaccountId ?? tenants[0]?.subaccountId
     if (!subaccountId) throw new Error('plant instance: subaccount_id is required (no tenants configured)')
@@ -738,7 +741,9 @@ export class Store {
     const id: string = obj.id ?? newId()
     if (this.instanceRecs.has(id)) throw new Error(`plant instance: id ${id} exists`)
     const created = obj.created_at ? Date.parse(obj.created_at) : now
-    const { platform: _p, instance_name: _n, subaccount_id: _s, ...contextExtra } = isObject(obj.context) ? obj.context : ({} as any)
+    const contextExtra: Record<string, unknown> = isObject(obj.context) ? { ...obj.context } : {}
+    // the emulator's own context fields
+    for (const own of ['platform', 'instance_name', 'subaccount_id']) delete contextExtra[own]
     const ready = obj.ready ?? true
     const rec: InstanceRec = {
       seq: ++this.seq,
@@ -761,13 +766,31 @@ export class Store {
     return this.instanceView(rec)
   }
 
-  plantBinding(obj: Record<string, any>, now: number): Record<string, unknown> {
-    const inst = this.instanceRecs.get(obj.service_instance_id)
+  plantBinding(obj: PlantBinding, now: number): Record<string, unknown>
+  plantBinding(obj: PlantBinding, now: number, wait: true): Record<string, unknown> | Promise<Record<string, unknown>>
+  /**
+   * With `wait`, credentials generated asynchronously (a service-managed X.509 certificate) are waited for:
+   * the binding is planted once they exist (a promise); without it, such a plant is refused.
+   */
+  plantBinding(obj: PlantBinding, now: number, wait = false): Record<string, unknown> | Promise<Record<string, unknown>> {
+    const inst = obj.service_instance_id === undefined ? undefined : this.instanceRecs.get(obj.service_instance_id)
     if (!inst) throw new Error(`plant binding: service_instance_id ${String(obj.service_instance_id)} does not exist`)
-    if (typeof obj.name !== 'string' || !obj.name) throw new Error('plant binding: name is required')
+    const name = obj.name
+    if (typeof name !== 'string' || !name) throw new Error('plant binding: name is required')
+    const named = { ...obj, name }
     const id: string = obj.id ?? newId()
     if (this.bindingRecs.has(id)) throw new Error(`plant binding: id ${id} exists`)
     const parameters = clone(obj.parameters ?? {})
+    if (wait && !obj.credentials) {
+      const issued = this.issueFor(inst, { id, name, parameters })
+      if (isPromise(issued)) return issued.then((creds) => this.plantIssuedBinding(named, inst, id, parameters, now, creds))
+      return this.plantIssuedBinding(named, inst, id, parameters, now, issued)
+    }
+    return this.plantIssuedBinding(named, inst, id, parameters, now)
+  }
+
+  private plantIssuedBinding(obj: PlantBinding & { name: string }, inst: InstanceRec, id: string, parameters: Record<string, unknown>, now: number, given?: IssuedCredentials): Record<string, unknown> {
+    if (this.bindingRecs.has(id)) throw new Error(`plant binding: id ${id} exists`)
     const created = obj.created_at ? Date.parse(obj.created_at) : now
     const ready = obj.ready ?? true
     const rec: BindingRec = {
@@ -786,7 +809,7 @@ export class Store {
     }
     if (obj.credentials) rec.credentials = clone(obj.credentials)
     else {
-      const issued = this.issueFor(inst, { id, name: rec.name, parameters })
+      const issued = given ?? this.issueFor(inst, { id, name: rec.name, parameters })
       if (isPromise(issued)) {
         issued.catch(() => undefined)
         throw new Error(

@@ -53,13 +53,20 @@ export interface EmulatorOptions {
   credentialTypes?: Record<string, CredentialFactory>
 }
 
+/**
+ * A JSON document the emulator hands to tests as it is: a recorded request body, an instance or a binding as SM
+ * shows it. Tests read them by path, whatever their shape, so they stay untyped.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- documents of any shape, read by path in the tests
+export type JsonDocument = any
+
 export interface RecordedCall {
   method: string
   /** path without query */
   path: string
   query: Record<string, string>
   /** parsed request body (JSON or form), secrets redacted to '***' */
-  body: any
+  body: JsonDocument
   /** status sent (or that would have been sent for dropResponse); 0 when the connection was reset */
   status: number
   subaccountId?: string
@@ -71,6 +78,44 @@ export interface RecordedCall {
   mtls?: boolean
   /** the X-CorrelationID (or X-Correlation-ID, X-Request-ID, X-Vcap-Request-ID) header the client sent, if any */
   correlationId?: string
+}
+
+/**
+ * An instance put into the store as if another platform had created it: SM's fields (snake_case), the
+ * subaccount (default: the first tenant's) and the plan by ID or by offering and plan name. Checked when planted.
+ */
+export interface PlantInstance {
+  id?: string
+  name?: unknown
+  subaccount_id?: string
+  subaccountId?: string
+  service_plan_id?: string
+  service_offering_name?: string
+  offering?: string
+  service_plan_name?: string
+  plan?: string
+  platform_id?: string
+  parameters?: Record<string, unknown>
+  labels?: unknown
+  /** SM's context; platform, instance_name and subaccount_id are the emulator's own */
+  context?: unknown
+  ready?: boolean
+  usable?: boolean
+  shared?: boolean
+  created_at?: string
+}
+
+/** A binding put into the store as if another platform had created it; without `credentials` they are issued. */
+export interface PlantBinding {
+  id?: string
+  name?: unknown
+  service_instance_id?: string
+  parameters?: Record<string, unknown>
+  labels?: unknown
+  ready?: boolean
+  bind_resource?: Record<string, unknown>
+  credentials?: Record<string, unknown>
+  created_at?: string
 }
 
 export interface ClientCertificateOptions {
@@ -130,9 +175,13 @@ export interface Emulator {
   calls: RecordedCall[]
   addFault(f: Fault): void
   clearFaults(): void
-  instances(subaccountId?: string): any[]
-  bindings(subaccountId?: string): any[]
-  plant(kind: 'instance' | 'binding', obj: Record<string, any>): any
+  instances(subaccountId?: string): JsonDocument[]
+  bindings(subaccountId?: string): JsonDocument[]
+  /**
+   * Puts an object into the store as if another platform had created it. A binding whose credentials are
+   * generated asynchronously (service-managed X.509) is refused, or with `wait` planted once they exist (a promise).
+   */
+  plant(kind: 'instance' | 'binding', obj: PlantInstance | PlantBinding, opts?: { wait?: boolean }): JsonDocument
   remove(kind: 'instance' | 'binding', id: string): void
   /** the binding's clients stop authenticating (401 invalid_client, also over mTLS); issued tokens become invalid */
   revokeBinding(id: string): void
@@ -141,6 +190,14 @@ export interface Emulator {
    * working at once, and so do tokens issued before (unless `revokeTokens` is false). Returns the secret.
    */
   rotateTenantSecret(subaccountId: string, opts?: { secret?: string; revokeTokens?: boolean }): string
+  /**
+   * The emulator's time: the wall clock moved by an offset. It is what the validity of new certificates
+   * starts from and what presented certificates are checked against at the mTLS token endpoint (their
+   * expiry); tokens and operations keep the wall clock. `advanceClock` returns the new offset.
+   */
+  now(): number
+  advanceClock(ms: number): number
+  resetClock(): void
   reset(): void
   /** stops the HTTP and the HTTPS server */
   close(): Promise<void>

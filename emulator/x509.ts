@@ -186,7 +186,7 @@ function oauthBlock(req: CredentialRequest, clientid: string): Record<string, un
 
 /** Credential factory for credential-type "x509". */
 export const x509Factory: CredentialFactory = (req, tools) => {
-  const now = new Date()
+  const now = new Date(tools.now?.() ?? Date.now())
   const p = parseX509Parameters(req.oauthParameters, now)
   const clientid = tools.newClientId()
 

@@ -1,19 +1,20 @@
 import cds from '@sap/cds'
 import type { Request } from '@sap/cds'
+import { ServiceOfferings, ServicePlans, Subaccounts, type Subaccount } from '#cds-models/btp/provisioning'
 import { clientFor, ServiceManagerAccessError } from './service-manager/kinds'
 import { ServiceManagerError } from './service-manager/errors'
 
-type Row = Record<string, any>
+/** The columns of a subaccount a catalog sync reads. */
+type CatalogSubaccount = Pick<Subaccount, 'ID' | 'subaccountId' | 'displayName' | 'destination'>
 
 /**
  * Refreshes a subaccount's cached catalog from Service Manager: offerings and the plans it lists (the
  * entitled ones). Plans we knew that Service Manager no longer lists stay, marked not entitled.
  */
-export async function syncCatalog(sub: Row, req: Request) {
-  const { ServiceOfferings, ServicePlans, Subaccounts } = cds.entities('btp.provisioning')
+export async function syncCatalog(sub: CatalogSubaccount, req: Request) {
   let offerings, plans
   try {
-    const sm = await clientFor(sub as { subaccountId: string })
+    const sm = await clientFor({ subaccountId: sub.subaccountId ?? '', displayName: sub.displayName ?? undefined, destination: sub.destination })
     ;[offerings, plans] = await Promise.all([sm.listOfferings(), sm.listPlans()])
   } catch (e) {
     if (e instanceof ServiceManagerAccessError) return req.reject({ status: 422, message: 'SM_NOT_CONFIGURED', args: [sub.displayName] })
@@ -28,17 +29,19 @@ export async function syncCatalog(sub: Row, req: Request) {
     throw e
   }
 
-  const knownOfferings: Row[] = await SELECT.from(ServiceOfferings).where({ subaccount_ID: sub.ID })
+  const knownOfferings = await SELECT.from(ServiceOfferings).columns('ID', 'smId').where({ subaccount_ID: sub.ID })
   const offeringIds = new Map<string, string>()
   for (const o of offerings) {
     const mine = knownOfferings.find(k => k.smId === o.id)
-    const row = { name: o.name, description: o.description ?? null, bindable: o.bindable !== false, smId: o.id, subaccount_ID: sub.ID }
+    const displayName = typeof o.metadata?.displayName === 'string' ? o.metadata.displayName.slice(0, 255) : null
+    const row = { name: o.name, displayName, description: o.description ?? null, bindable: o.bindable !== false, planUpdateable: o.plan_updateable === true, smId: o.id, subaccount_ID: sub.ID }
     if (mine) await UPDATE(ServiceOfferings, mine.ID).with(row)
     else await INSERT.into(ServiceOfferings).entries({ ID: cds.utils.uuid(), ...row })
-    offeringIds.set(o.id, mine?.ID ?? (await SELECT.one.from(ServiceOfferings).where({ subaccount_ID: sub.ID, smId: o.id })).ID)
+    const ID = mine?.ID ?? (await SELECT.one.from(ServiceOfferings).columns('ID').where({ subaccount_ID: sub.ID, smId: o.id }))?.ID
+    if (ID) offeringIds.set(o.id, ID)
   }
 
-  const knownPlans: Row[] = await SELECT.from(ServicePlans).where({ subaccount_ID: sub.ID })
+  const knownPlans = await SELECT.from(ServicePlans).columns('ID', 'smId').where({ subaccount_ID: sub.ID })
   const listed = new Set<string>()
   for (const p of plans) {
     const offering_ID = offeringIds.get(p.service_offering_id)

@@ -8,7 +8,21 @@ export const TOPIC_PREFIX = 'btp.provisioning'
  * is configured (file-based locally, a broker in production), as `btp.provisioning.<Event>` to other apps.
  * Event data never carries a secret.
  */
-export async function announce(event: 'KeyExpiring' | 'CertificateExpiring' | 'KeyVerificationFailed' | 'AuditLogDegraded', data: Record<string, unknown>) {
+export type EventName =
+  | 'KeyExpiring'
+  | 'CertificateExpiring'
+  | 'KeyVerificationFailed'
+  | 'AuditLogDegraded'
+  | 'InstanceReady'
+  | 'KeyReady'
+  | 'KeyRotated'
+  | 'KeyDeleted'
+  | 'ProvisioningFailed'
+  | 'RegistrationDangling'
+  | 'KeyRotationFailed'
+  | 'CertificateRenewalNeeded'
+
+export async function announce(event: EventName, data: Record<string, unknown>) {
   const service = await cds.connect.to('ProvisioningService')
   await service.emit(event, data)
   if (cds.requires.messaging) {

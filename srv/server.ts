@@ -1,9 +1,10 @@
 import cds from '@sap/cds'
-import type { Express } from 'express'
+import type { Application } from 'express'
 import { guardInstanceAccess } from './lib/instance-auth'
 import { errorAnswer, requestGuard } from './lib/input-guard'
 import { auditRefusedCredentialReads, auditRefusedCredentialRequests, serveHealth, watchAuditDeadLetters } from './lib/audit'
 import { reportBindings } from './lib/bindings'
+import { guardConsumerApps, technicalUsers } from './lib/technical-users'
 
 const LOG = cds.log('server')
 
@@ -11,18 +12,19 @@ const LOG = cds.log('server')
  * Local and test servers listen on the loopback interface only; in production (Cloud Foundry) the server
  * listens where the platform routes to. HOST overrides both.
  */
-;(cds as unknown as NodeJS.EventEmitter).on('bootstrap', (app: Express) => {
+cds.on('bootstrap', app => {
   const host = process.env.HOST ?? (process.env.NODE_ENV === 'production' ? undefined : '127.0.0.1')
   if (!host) return
-  const listen = app.listen.bind(app) as (...args: unknown[]) => ReturnType<Express['listen']>
-  app.listen = ((port: number, ...rest: unknown[]) => listen(port, host, ...rest)) as Express['listen']
+  // listen's overloads as one signature: the host goes in after the port, whatever follows
+  const listen = app.listen.bind(app) as (...args: unknown[]) => ReturnType<Application['listen']>
+  app.listen = ((port: number, ...rest: unknown[]) => listen(port, host, ...rest)) as Application['listen']
 })
 
 /**
  * Fail closed around the audit log (lib/audit.ts): /health reports dead-lettered audit messages, refused
  * credential reads are audit-logged; missing bindings are told before CAP connects (lib/bindings.ts).
  */
-;(cds as unknown as NodeJS.EventEmitter).on('bootstrap', (app: Express) => {
+cds.on('bootstrap', app => {
   reportBindings()
   serveHealth(app)
   auditRefusedCredentialRequests(app)
@@ -35,8 +37,11 @@ const LOG = cds.log('server')
  * The request guard runs after authentication, in front of every protocol adapter; its error answer runs
  * before CAP's final error handler (see lib/input-guard.ts).
  */
-;(cds as unknown as NodeJS.EventEmitter).on('bootstrap', () => {
-  const middlewares = cds.middlewares as unknown as { add(mw: unknown): void; after: unknown[] }
+cds.on('bootstrap', () => {
+  // cds-types know `before` and request handlers only: `after` holds the error handlers that run before CAP's own
+  const middlewares = cds.middlewares as unknown as { add(mw: unknown, o?: { after?: string }): void; after: unknown[] }
+  // another application's technical user acts with the subaccounts mapped to it (lib/technical-users.ts)
+  middlewares.add(technicalUsers(), { after: 'auth' })
   middlewares.add(requestGuard())
   middlewares.after.unshift(errorAnswer())
 })
@@ -58,15 +63,16 @@ function keepServingRequests(event: 'unhandledRejection' | 'uncaughtException') 
     for (const listener of previous) listener(e, ...rest)
   })
 }
-;(cds as unknown as NodeJS.EventEmitter).once('listening', () => {
+cds.once('listening', () => {
   keepServingRequests('unhandledRejection')
   keepServingRequests('uncaughtException')
 })
 
 /** Instance-based authorization on inputs and $expand, which CAP leaves out (see lib/instance-auth.ts). */
-;(cds as unknown as NodeJS.EventEmitter).on('served', (services: Record<string, cds.Service>) => {
+cds.on('served', services => {
   for (const srv of Object.values(services)) if (srv instanceof cds.ApplicationService) guardInstanceAccess(srv)
   for (const srv of Object.values(services)) if (srv instanceof cds.ApplicationService) auditRefusedCredentialReads(srv)
+  for (const srv of Object.values(services)) if (srv instanceof cds.ApplicationService) guardConsumerApps(srv)
   watchAuditDeadLetters()
 })
 

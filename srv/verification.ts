@@ -1,13 +1,14 @@
 import cds from '@sap/cds'
-import https from 'node:https'
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import axios from 'axios'
+import { Operation, Operations, OperationStateCode, ServiceInstances, ServiceKeys, VerificationStateCode, type ServiceKey } from '#cds-models/btp/provisioning'
 import { isX509, leafCertificate, oauthPart, tokenUrlOf } from './lib/credentials'
+import { requestToken, tokenAgent, TokenRequestError, type ClientAuth } from './lib/oauth'
 import { trustedCa } from './service-manager/kinds'
 import { announce } from './events'
 
 type Json = Record<string, unknown>
-type Row = Record<string, any>
+/** The columns of a key a verification records against. */
+type VerifiedKey = Pick<ServiceKey, 'ID' | 'name' | 'instance_ID'>
 
 const LOG = cds.log('verification')
 
@@ -41,49 +42,30 @@ export async function fetchToken(credentials: Json, opts: { certificatePem?: str
   const clientId = str(oauth.clientid)
   if (!tokenUrl || !clientId) return { ok: false, latencyMs: 0, message: 'The credentials have no client ID or token URL' }
 
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId })
-  let httpsAgent: https.Agent | undefined
+  let auth: ClientAuth
   if (isX509(credentials)) {
-    const cert = str(oauth.certificate)?.replace(/\\n/g, '\n') ?? opts.certificatePem
+    const certificate = str(oauth.certificate)?.replace(/\\n/g, '\n') ?? opts.certificatePem
     const key = str(oauth.key)?.replace(/\\n/g, '\n') ?? opts.privateKeyPem
-    if (!cert || !key) return { ok: false, latencyMs: 0, message: 'The certificate or its private key is missing for mutual TLS' }
-    httpsAgent = new https.Agent({ cert, key, ca: await caBundle(), keepAlive: false })
+    if (!certificate || !key) return { ok: false, latencyMs: 0, message: 'The certificate or its private key is missing for mutual TLS' }
+    auth = { kind: 'x509', tokenUrl, clientId, certificate, key }
   } else {
-    const secret = str(oauth.clientsecret)
-    if (!secret) return { ok: false, latencyMs: 0, message: 'The credentials have no client secret' }
-    form.set('client_secret', secret)
+    const clientSecret = str(oauth.clientsecret)
+    if (!clientSecret) return { ok: false, latencyMs: 0, message: 'The credentials have no client secret' }
+    auth = { kind: 'secret', tokenUrl, clientId, clientSecret }
   }
 
-  const started = Date.now()
+  const agent = tokenAgent(auth, [await trustedCa()])
   try {
-    const res = await axios.post(tokenUrl, form.toString(), {
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      httpsAgent,
-      timeout: opts.timeoutMs ?? 15000,
-      validateStatus: () => true,
-      maxRedirects: 0
-    })
-    const latencyMs = Date.now() - started
-    const body = (res.data ?? {}) as Json
-    if (res.status === 200 && str(body.access_token)) {
-      const ttl = typeof body.expires_in === 'number' ? ` valid for ${body.expires_in} s` : ''
-      return { ok: true, httpStatus: 200, latencyMs, message: `A token was issued${ttl}` }
-    }
-    const reason = str(body.error_description) ?? str(body.error) ?? `HTTP ${res.status}`
-    return { ok: false, httpStatus: res.status, latencyMs, message: `The token endpoint refused the key (${res.status}): ${reason}` }
+    const token = await requestToken(auth, { agent, timeoutMs: opts.timeoutMs })
+    const ttl = token.expiresInSec !== undefined ? ` valid for ${token.expiresInSec} s` : ''
+    return { ok: true, httpStatus: token.status, latencyMs: token.latencyMs, message: `A token was issued${ttl}` }
   } catch (e) {
-    const err = e as { code?: string; message?: string }
-    return { ok: false, latencyMs: Date.now() - started, message: `The token endpoint could not be reached: ${err.code ?? 'network error'}` }
+    if (!(e instanceof TokenRequestError)) throw e
+    if (e.status === undefined) return { ok: false, latencyMs: e.latencyMs, message: `The token endpoint could not be reached: ${e.reason}` }
+    return { ok: false, httpStatus: e.status, latencyMs: e.latencyMs, message: `The token endpoint refused the key (${e.status}): ${e.reason}` }
   } finally {
-    httpsAgent?.destroy()
+    agent?.destroy()
   }
-}
-
-async function caBundle(): Promise<string[] | undefined> {
-  const extra = await trustedCa()
-  if (!extra) return undefined
-  const tls = await import('node:tls')
-  return [...tls.rootCertificates, extra]
 }
 
 /** Checks that a pasted private key is a PEM key belonging to the certificate. */
@@ -100,7 +82,7 @@ export function checkPrivateKey(privateKeyPem: string, certificatePem: string) {
  * Verifies a key with credentials at hand and records the result on the key and as a verify Operations row;
  * emits KeyVerificationFailed when no token could be fetched.
  */
-export async function recordVerification(key: Row, credentials: Json, opts: { certificatePem?: string; privateKeyPem?: string }) {
+export async function recordVerification(key: VerifiedKey, credentials: Json, opts: { certificatePem?: string; privateKeyPem?: string }) {
   const check = await fetchToken(credentials, opts)
   await saveVerification(key, check)
   return check
@@ -110,34 +92,31 @@ export async function recordVerification(key: Row, credentials: Json, opts: { ce
  * Records a token check on the key and as a verify Operations row, in the caller's transaction; emits
  * KeyVerificationFailed when no token could be fetched.
  */
-export async function saveVerification(key: Row, check: TokenCheck) {
-  const { ServiceKeys, Operations, ServiceInstances } = cds.entities('btp.provisioning')
+export async function saveVerification(key: VerifiedKey, check: TokenCheck) {
   const now = new Date().toISOString()
   // in the caller's transaction: the verify action's request, or the queued step that created the key
-  const inst = await SELECT.one.from(ServiceInstances, key.instance_ID)
-  {
-    await INSERT.into(Operations).entries({
-      ID: cds.utils.uuid(),
-      type: 'verify',
-      targetType: 'serviceKey',
-      serviceKey_ID: key.ID,
-      instance_ID: key.instance_ID,
-      subaccount_ID: inst?.subaccount_ID,
-      state_code: check.ok ? 'succeeded' : 'failed',
-      startedAt: now,
-      finishedAt: now,
-      httpStatus: check.httpStatus ?? null,
-      latency: check.latencyMs,
-      error: check.ok ? null : check.message
-    })
-    await UPDATE(ServiceKeys, key.ID).with({
-      verification_code: check.ok ? 'ok' : 'failed',
-      verifiedAt: now,
-      verifyStatus: check.httpStatus ?? null,
-      verifyLatency: check.latencyMs,
-      verifyMessage: check.message
-    })
-  }
+  const inst = key.instance_ID ? await SELECT.one.from(ServiceInstances, key.instance_ID).columns('subaccount_ID') : undefined
+  await INSERT.into(Operations).entries({
+    ID: cds.utils.uuid(),
+    type: Operation.type.verify,
+    targetType: Operation.targetType.serviceKey,
+    serviceKey_ID: key.ID,
+    instance_ID: key.instance_ID,
+    subaccount_ID: inst?.subaccount_ID,
+    state_code: check.ok ? OperationStateCode.succeeded : OperationStateCode.failed,
+    startedAt: now,
+    finishedAt: now,
+    httpStatus: check.httpStatus ?? null,
+    latency: check.latencyMs,
+    error: check.ok ? null : check.message
+  })
+  await UPDATE(ServiceKeys, key.ID).with({
+    verification_code: check.ok ? VerificationStateCode.ok : VerificationStateCode.failed,
+    verifiedAt: now,
+    verifyStatus: check.httpStatus ?? null,
+    verifyLatency: check.latencyMs,
+    verifyMessage: check.message
+  })
   if (!check.ok) {
     LOG.warn(`Verification of key ${key.name} failed:`, check.message)
     await announce('KeyVerificationFailed', {

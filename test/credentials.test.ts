@@ -2,9 +2,9 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import fs from 'node:fs'
 import os from 'node:os'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { inspect } from 'node:util'
+import { API, PLANS, SUB1, eventually, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
 // everything this suite's server writes to the console, to be scanned for secrets
 const logged: string[] = []
@@ -16,16 +16,13 @@ const consoleSpies = (['log', 'info', 'warn', 'error', 'debug', 'trace'] as cons
   })
 })
 function safeInspect(a: unknown) {
-  return require('node:util').inspect(a, { depth: 8 })
+  return inspect(a, { depth: 8 })
 }
 
-// declared before cds.test, so they run before the server stops
-afterAll(() => settle(admin))
+// declared before useApp (cds.test), so it runs before the server stops
 afterAll(() => consoleSpies.forEach(s => s.mockRestore()))
-const app = cds.test(path.join(__dirname, '..'))
+const { as, admin, emu } = useApp()
 
-let emu: Emulator
-let admin: Client
 let key: { ID: string; smId: string; name: string; instance_ID: string }
 const auditRecords: Record<string, any>[] = []
 const failedEvents: Record<string, any>[] = []
@@ -33,8 +30,6 @@ const failedEvents: Record<string, any>[] = []
 beforeAll(async () => {
   // the most talkative log levels for our own components, so the scan below has something to scan
   for (const id of ['orchestrator', 'sm-client', 'service-manager', 'verification', 'key-health']) cds.log(id, 'debug')
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
   const audit = await cds.connect.to('audit-log')
   cds.unqueued(audit).before('SensitiveDataRead', req => {
     auditRecords.push(req.data)
@@ -51,10 +46,8 @@ beforeAll(async () => {
 
 const secretOf = () => emu.bindings().find(b => b.id === key.smId).credentials.uaa.clientsecret as string
 
-async function waitForAudit(count: number) {
-  const until = Date.now() + 10000
-  while (auditRecords.length < count && Date.now() < until) await new Promise(r => setTimeout(r, 50))
-}
+const waitForAudit = (count: number) =>
+  eventually(() => auditRecords.length >= count, { what: `${count} audit records`, timeout: 10000, interval: 50 })
 
 describe('credentials on demand', () => {
   test('a new key was verified right after creation with its client secret', async () => {
@@ -66,16 +59,16 @@ describe('credentials on demand', () => {
 
   test('reveal: 403 without the CredentialReader role', async () => {
     for (const user of ['viewer', 'provisioner'] as const) {
-      const res = await as(app.axios, user).post(`${API}/ServiceKeys(${key.ID})/revealCredentials`, {})
+      const res = await as(user).post(`${API}/ServiceKeys(${key.ID})/revealCredentials`, {})
       expect(res.status).toBe(403)
     }
-    const dl = await as(app.axios, 'viewer').get(`${API}/ServiceKeys(${key.ID})/downloadCredentials()`)
+    const dl = await as('viewer').get(`${API}/ServiceKeys(${key.ID})/downloadCredentials()`)
     expect(dl.status).toBe(403)
     expect(auditRecords).toHaveLength(0)
   })
 
   test('reveal: the live credentials for a CredentialReader, one audit record per read', async () => {
-    const reader = as(app.axios, 'reader')
+    const reader = as('reader')
     const res = await reader.post(`${API}/ServiceKeys(${key.ID})/revealCredentials`, {})
     expect(res.status).toBe(200)
     const credentials = JSON.parse(res.data.value)
@@ -94,7 +87,7 @@ describe('credentials on demand', () => {
   })
 
   test('download: the cockpit service key JSON as a file, audit-logged', async () => {
-    const res = await as(app.axios, 'reader').get(`${API}/ServiceKeys(${key.ID})/downloadCredentials()`)
+    const res = await as('reader').get(`${API}/ServiceKeys(${key.ID})/downloadCredentials()`)
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toMatch(/application\/json/)
     expect(res.headers['content-disposition']).toBe('attachment; filename="calm-lm-key.json"')
@@ -110,8 +103,7 @@ describe('credentials on demand', () => {
     expect(res.status).toBe(200)
     expect(res.data).toMatchObject({ verification_code: 'failed', verifyStatus: 401 })
     expect(res.data.verifyMessage).toMatch(/The token endpoint refused the key \(401\)/)
-    const until = Date.now() + 5000
-    while (!failedEvents.length && Date.now() < until) await new Promise(r => setTimeout(r, 50))
+    await eventually(() => failedEvents.length > 0, { what: 'KeyVerificationFailed', timeout: 5000, interval: 50 })
     expect(failedEvents).toHaveLength(1)
     expect(failedEvents[0]).toMatchObject({ serviceKey: key.ID, name: 'calm-lm-key', httpStatus: 401 })
     expect(JSON.stringify(failedEvents[0])).not.toContain(secretOf())

@@ -1,18 +1,14 @@
-import cds from '@sap/cds'
-import path from 'node:path'
 import { startEmulator, type Emulator } from '../emulator'
-import { API, PLANS, SUB1, SUB2, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
 // production's kind: Service Manager access from a BTP destination per subaccount. Locally the SAP Cloud SDK
 // reads destinations from the `destinations` environment variable; here they point at an emulator.
 process.env.CDS_CONFIG = JSON.stringify({ requires: { 'service-manager': { kind: 'destination' } } })
 
-// declared before cds.test, so it runs before the server stops
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { admin } = useApp()
 
 let emu: Emulator
-let admin: Client
 const destinations: Record<string, Record<string, unknown>> = {}
 
 /** Sets (or replaces) a destination in the `destinations` environment variable the SAP Cloud SDK reads. */
@@ -35,7 +31,6 @@ beforeAll(async () => {
     clientSecret: tenant.clientsecret,
     tokenServiceUrl: `${emu.url}/oauth/token`
   })
-  admin = as(app.axios, 'admin')
 })
 
 async function createInstance(subaccount_ID: string, plan_ID: string, name: string) {

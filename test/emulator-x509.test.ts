@@ -7,29 +7,20 @@ import https from 'https'
 import { X509Certificate, createPrivateKey } from 'crypto'
 import axios, { type AxiosInstance } from 'axios'
 import {
-  startEmulator,
   DEV_TENANT_1_CLIENT_ID,
   DEV_TENANT_1_CLIENT_SECRET,
   DEV_SUBACCOUNT_1_ID,
   DEFAULT_TENANTS,
   type Emulator,
-  type EmulatorOptions,
   type EmulatorTenant
 } from '../emulator'
 import { makeCa, makeLeaf, type IssuedCert } from './fixtures/pki'
+import { smClient, useEmulators } from './support/emulators'
+import { eventually } from './support/eventually'
 
 const DAY = 24 * 60 * 60 * 1000
-const agent = new http.Agent({ keepAlive: false })
 
-const running: Emulator[] = []
-async function start(opts?: EmulatorOptions): Promise<Emulator> {
-  const e = await startEmulator(opts)
-  running.push(e)
-  return e
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.close()))
-})
+const { start } = useEmulators()
 
 interface Answer {
   status: number
@@ -72,22 +63,6 @@ function postForm(url: string, fields: Record<string, string>, tls: { ca?: strin
 /** client_credentials over mTLS at certurl, trusting the emulator CA. */
 function mtlsToken(e: Emulator, clientid: string, client?: { cert: string; key: string }, certurl = e.certUrl): Promise<Answer> {
   return postForm(`${certurl}/oauth/token`, { grant_type: 'client_credentials', client_id: clientid }, { ca: e.caPem, ...(client ?? {}) })
-}
-
-async function sm(e: Emulator): Promise<AxiosInstance> {
-  const t = await postForm(`${e.url}/oauth/token`, {
-    grant_type: 'client_credentials',
-    client_id: DEV_TENANT_1_CLIENT_ID,
-    client_secret: DEV_TENANT_1_CLIENT_SECRET
-  })
-  expect(t.status).toBe(200)
-  return axios.create({
-    baseURL: e.url,
-    httpAgent: agent,
-    proxy: false,
-    validateStatus: () => true,
-    headers: { Authorization: `Bearer ${t.data.access_token}`, 'Content-Type': 'application/json' }
-  })
 }
 
 async function createInstance(c: AxiosInstance, name: string, offering: string, plan: string, parameters?: object): Promise<string> {
@@ -144,7 +119,7 @@ function checkGenerated(e: Emulator, oauth: Record<string, any>, keyLength: numb
 describe('service-managed X.509 certificates', () => {
   test('flat parameters (aicore): RSA 2048, 3 DAYS, chain to caPem, mTLS token; parameters recorded verbatim', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'ai', 'aicore', 'extended')
     const parameters = { 'credential-type': 'x509', x509: { 'key-length': 2048, validity: 3, 'validity-type': 'DAYS' } }
     const t0 = Date.now()
@@ -177,7 +152,7 @@ describe('service-managed X.509 certificates', () => {
 
   test('nested under "xsuaa" on an offering with OAuth data under uaa (cloudalm-api): RSA 4096, 3 DAYS', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'calm', 'cloudalm-api', 'standard')
     const parameters = { xsuaa: { 'credential-type': 'x509', x509: { 'key-length': 4096, validity: 3, 'validity-type': 'DAYS' } } }
     const t0 = Date.now()
@@ -200,7 +175,7 @@ describe('service-managed X.509 certificates', () => {
 
   test('xsuaa: x509 must be enabled in oauth2-configuration.credential-types; defaults 2048 / 7 DAYS; calendar MONTHS; async create', async () => {
     const e = await start({ operationMs: 200 })
-    const c = await sm(e)
+    const c = await smClient(e)
     const plainInst = await createInstance(c, 'xs-plain', 'xsuaa', 'application')
     const refused = await bind(c, plainInst, 'k', { 'credential-type': 'x509' })
     expect(refused.status).toBe(400)
@@ -229,12 +204,7 @@ describe('service-managed X.509 certificates', () => {
     expect(r.status).toBe(202)
     const location: string = r.headers['location']
     expect(location).toMatch(/^\/v1\/service_bindings\/[0-9a-f-]+\/operations\/[0-9a-f-]+$/)
-    let op: any
-    for (let i = 0; i < 100; i++) {
-      op = (await c.get(location)).data
-      if (op.state !== 'in progress') break
-      await new Promise((res) => setTimeout(res, 50))
-    }
+    const op = await eventually(async () => (await c.get(location)).data, { what: `operation ${location} to end`, until: (o) => o.state !== 'in progress', timeout: 5000, interval: 50 })
     expect(op.state).toBe('succeeded')
     const id = location.split('/')[3]
     const done = (await c.get(`/v1/service_bindings/${id}`)).data
@@ -251,7 +221,7 @@ describe('service-managed X.509 certificates', () => {
 
   test('invalid key-length / validity / validity-type -> 400 BadRequest, nothing created', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'ai', 'aicore', 'extended')
     const cases: Array<[object, string]> = [
       [{ 'key-length': 1024 }, 'key-length must be one of 2048, 4096, 8192'],
@@ -284,7 +254,7 @@ describe('service-managed X.509 certificates', () => {
 
   test('401 with a certificate not issued to the binding, without certificate, after revokeBinding and after delete', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'ai', 'aicore', 'extended')
     const r = await bind(c, inst, 'k', { 'credential-type': 'x509' })
     expect(r.status).toBe(201)
@@ -333,7 +303,7 @@ describe('self-managed X.509 certificates', () => {
 
   test('seed 000 parameters (hidden, pinned): no certificate and no key in the credentials, token with that certificate only; 409 on reuse', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const abap = await makeLeaf(customerCa, { subject: ABAP_SUBJECT, eku: ['clientAuth'], days: 365 })
     const parameters = {
       xsuaa: {
@@ -390,7 +360,7 @@ describe('self-managed X.509 certificates', () => {
 
   test('pinning false: renewed certificate with the same DNs and a later notBefore works; others are refused', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const now = Date.now()
     const registered = await makeLeaf(customerCa, {
       subject: ABAP_SUBJECT,
@@ -442,7 +412,7 @@ describe('self-managed X.509 certificates', () => {
 
   test('self-managed certificate input: missing, unparsable, expired, private key, mixed with key-length -> 400', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'ai', 'aicore', 'extended')
     const expired = await makeLeaf(customerCa, { subject: ABAP_SUBJECT, notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) })
     const valid = await makeLeaf(customerCa, { subject: ABAP_SUBJECT })

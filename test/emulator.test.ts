@@ -1,10 +1,8 @@
 /**
  * Service Manager emulator over real HTTP. Every test starts its own emulator and closes it.
  */
-import http from 'http'
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios'
 import {
-  startEmulator,
   planId,
   offeringId,
   DEV_SUBACCOUNT_1_ID,
@@ -13,24 +11,14 @@ import {
   DEV_TENANT_1_CLIENT_SECRET,
   DEV_TENANT_2_CLIENT_ID,
   DEV_TENANT_2_CLIENT_SECRET,
-  type Emulator,
-  type EmulatorOptions
+  type Emulator
 } from '../emulator'
+import { noKeepAlive, smClient, useEmulators } from './support/emulators'
+import { eventually } from './support/eventually'
 
-const agent = new http.Agent({ keepAlive: false })
-const http0 = axios.create({ httpAgent: agent, validateStatus: () => true, proxy: false })
+const http0 = axios.create({ httpAgent: noKeepAlive, validateStatus: () => true, proxy: false })
 
-const running: Emulator[] = []
-async function start(opts?: EmulatorOptions): Promise<Emulator> {
-  const e = await startEmulator(opts)
-  running.push(e)
-  return e
-}
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((e) => e.close()))
-})
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const { start } = useEmulators()
 
 function form(fields: Record<string, string>): string {
   return new URLSearchParams(fields).toString()
@@ -39,20 +27,6 @@ function form(fields: Record<string, string>): string {
 async function tokenFor(e: Emulator, clientid: string, clientsecret: string): Promise<AxiosResponse> {
   return http0.post(`${e.url}/oauth/token`, form({ grant_type: 'client_credentials', client_id: clientid, client_secret: clientsecret }), {
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' }
-  })
-}
-
-/** SM client of tenant 1 (default) or 2, JSON, never throws on status. */
-async function sm(e: Emulator, tenant: 1 | 2 = 1): Promise<AxiosInstance> {
-  const [id, secret] = tenant === 1 ? [DEV_TENANT_1_CLIENT_ID, DEV_TENANT_1_CLIENT_SECRET] : [DEV_TENANT_2_CLIENT_ID, DEV_TENANT_2_CLIENT_SECRET]
-  const t = await tokenFor(e, id, secret)
-  expect(t.status).toBe(200)
-  return axios.create({
-    baseURL: e.url,
-    httpAgent: agent,
-    proxy: false,
-    validateStatus: () => true,
-    headers: { Authorization: `Bearer ${t.data.access_token}`, 'Content-Type': 'application/json' }
   })
 }
 
@@ -68,15 +42,17 @@ async function createBinding(c: AxiosInstance, instanceId: string, name: string,
   return r.data
 }
 
-async function poll(c: AxiosInstance, location: string, timeoutMs = 5000): Promise<any> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const r = await c.get(location)
-    expect(r.status).toBe(200)
-    if (r.data.state !== 'in progress') return r.data
-    if (Date.now() > until) throw new Error(`operation ${location} still in progress`)
-    await sleep(50)
-  }
+/** Waits until the operation at `location` is no longer in progress; answers it. */
+async function poll(c: AxiosInstance, location: string, timeout = 5000): Promise<any> {
+  const r = await eventually(() => c.get(location), {
+    what: `operation ${location} to end`,
+    until: r => r.status !== 200 || r.data.state !== 'in progress',
+    show: r => `${r.status} ${JSON.stringify(r.data)}`,
+    timeout,
+    interval: 50
+  })
+  expect(r.status).toBe(200)
+  return r.data
 }
 
 async function expectSocketError(p: Promise<unknown>): Promise<AxiosError> {
@@ -120,15 +96,18 @@ describe('OAuth token endpoint and bearer checks', () => {
   })
 
   test('/v1 needs a valid tenant bearer token', async () => {
-    const e = await start({ tokenTtlSeconds: 1 })
+    const e = await start({ tokenTtlSeconds: 60 })
     const none = await http0.get(`${e.url}/v1/service_instances`)
     expect(none.status).toBe(401)
     expect(none.data.error).toBe('Unauthorized')
     const bogus = await http0.get(`${e.url}/v1/service_instances`, { headers: { Authorization: 'Bearer abc.def.ghi' } })
     expect(bogus.status).toBe(401)
-    const c = await sm(e)
+    const c = await smClient(e)
     expect((await c.get('/v1/service_instances')).status).toBe(200)
-    await sleep(1100)
+    // its 60 s pass on the emulator's clock: valid half-way, expired at the end
+    e.advanceClock(30_000)
+    expect((await c.get('/v1/service_instances')).status).toBe(200)
+    e.advanceClock(30_000)
     const expired = await c.get('/v1/service_instances')
     expect(expired.status).toBe(401)
     expect(expired.data.description).toMatch(/expired/)
@@ -142,7 +121,7 @@ describe('catalog', () => {
     expect(planId('aicore', 'extended')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(planId('aicore', 'extended')).not.toBe(planId('aicore', 'standard'))
 
-    const c1 = await sm(e, 1)
+    const c1 = await smClient(e, 1)
     const plans1 = await c1.get('/v1/service_plans')
     expect(plans1.status).toBe(200)
     expect(plans1.data.num_items).toBe(5)
@@ -154,7 +133,7 @@ describe('catalog', () => {
     expect(offs1.data.items).toHaveLength(1)
     expect(offs1.data.items[0]).toMatchObject({ id: offeringId('aicore'), name: 'aicore', catalog_name: 'aicore', bindable: true })
 
-    const c2 = await sm(e, 2)
+    const c2 = await smClient(e, 2)
     const plans2 = await c2.get('/v1/service_plans')
     expect(plans2.data.num_items).toBe(4)
     expect((await c2.get(`/v1/service_plans/${planId('aicore', 'extended')}`)).status).toBe(404)
@@ -172,8 +151,8 @@ describe('catalog', () => {
 describe('tenant isolation', () => {
   test('a tenant never sees or touches another tenant’s instances and non-entitled plans are 404', async () => {
     const e = await start()
-    const c1 = await sm(e, 1)
-    const c2 = await sm(e, 2)
+    const c1 = await smClient(e, 1)
+    const c2 = await smClient(e, 2)
     const inst = await createInstance(c1, 'only-mine')
     expect(inst.labels.subaccount_id).toEqual([DEV_SUBACCOUNT_1_ID])
     expect(inst.context).toEqual({ platform: 'service-manager', instance_name: 'only-mine', subaccount_id: DEV_SUBACCOUNT_1_ID })
@@ -199,7 +178,7 @@ describe('tenant isolation', () => {
 describe('instances and operations', () => {
   test('sync create answers 201 with the full entity; async create 202 + relative Location, polled to succeeded', async () => {
     const e = await start({ operationMs: 300 })
-    const c = await sm(e)
+    const c = await smClient(e)
     const sync = await c.post('/v1/service_instances?async=false', {
       name: 'sync-one',
       service_plan_id: planId('xsuaa', 'application'),
@@ -249,7 +228,7 @@ describe('instances and operations', () => {
 
   test('operationMs 0: an async create is done at the first poll', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const r = await c.post('/v1/service_instances?async=true', { name: 'quick', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect(r.status).toBe(202)
     expect((await c.get(r.headers['location'])).data.state).toBe('succeeded')
@@ -257,7 +236,7 @@ describe('instances and operations', () => {
 
   test('failOperation fault: operation ends failed with errors as object or array, resource stays not ready', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'POST', path: '/v1/service_instances', failOperation: { error: 'BrokerError', description: 'quota exceeded' } })
     const r1 = await c.post('/v1/service_instances?async=true', { name: 'f1', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect(r1.status).toBe(202)
@@ -286,7 +265,7 @@ describe('instances and operations', () => {
 
   test('409 on duplicate instance name (also while being created) and duplicate binding name per instance', async () => {
     const e = await start({ operationMs: 60_000 })
-    const c = await sm(e)
+    const c = await smClient(e)
     const r = await c.post('/v1/service_instances?async=true', { name: 'dup', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect(r.status).toBe(202)
     const again = await c.post('/v1/service_instances?async=true', { name: 'dup', service_offering_name: 'cloudalm-api', service_plan_name: 'standard' })
@@ -294,7 +273,7 @@ describe('instances and operations', () => {
     expect(again.data.error).toBe('Conflict')
 
     const e2 = await start()
-    const c2 = await sm(e2)
+    const c2 = await smClient(e2)
     const i1 = await createInstance(c2, 'a')
     const i2 = await createInstance(c2, 'b')
     await createBinding(c2, i1.id, 'key')
@@ -308,7 +287,7 @@ describe('instances and operations', () => {
 
   test('422 ConcurrentOperationInProgress; DELETE during a create is allowed; binding on a not-ready instance is 422', async () => {
     const e = await start({ operationMs: 400 })
-    const c = await sm(e)
+    const c = await smClient(e)
     const r = await c.post('/v1/service_instances?async=true', { name: 'busy', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     const id = /service_instances\/([^/]+)\//.exec(r.headers['location'])![1]
     const patch = await c.patch(`/v1/service_instances/${id}`, { parameters: { a: 1 } })
@@ -327,7 +306,7 @@ describe('instances and operations', () => {
 
   test('deleting an instance with bindings is 400', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'has-keys')
     await createBinding(c, inst.id, 'k1')
     await createBinding(c, inst.id, 'k2')
@@ -339,7 +318,7 @@ describe('instances and operations', () => {
 
   test('request validation: content type, client id in body, missing name', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const text = await c.post('/v1/service_instances', 'name=x', { headers: { 'Content-Type': 'text/plain' } })
     expect(text.status).toBe(400)
     const withId = await c.post('/v1/service_instances', { id: 'abc', name: 'x', service_offering_name: 'xsuaa', service_plan_name: 'application' })
@@ -357,7 +336,7 @@ describe('lists: paging and queries', () => {
   test('max_items, token, clamp, max_items=0, bad values', async () => {
     const e = await start()
     for (let i = 0; i < 205; i++) e.plant('instance', { name: `p-${String(i).padStart(3, '0')}`, offering: 'xsuaa', plan: 'application' })
-    const c = await sm(e)
+    const c = await smClient(e)
 
     const def = await c.get('/v1/service_instances')
     expect(def.data.num_items).toBe(205)
@@ -400,7 +379,7 @@ describe('lists: paging and queries', () => {
 
   test('fieldQuery and labelQuery: eq with quote escaping, in, notin, ne, paths, bad queries', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const a = await createInstance(c, "it's", 'xsuaa', 'application', { labels: { team: ['blue', 'green'], env: ['dev'] } })
     const b = await createInstance(c, 'plain', 'cloudalm-api', 'standard', { labels: { team: ['red'] } })
     const d = await createInstance(c, 'third', 'xsuaa', 'application')
@@ -443,7 +422,7 @@ describe('lists: paging and queries', () => {
 
   test('binding list with fieldQuery by instance id', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const i1 = await createInstance(c, 'one')
     const i2 = await createInstance(c, 'two')
     await createBinding(c, i1.id, 'k1')
@@ -458,7 +437,7 @@ describe('lists: paging and queries', () => {
 describe('labels', () => {
   test('PATCH label operations add, add_values, remove (key and values), remove_values; protected label', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const inst = await createInstance(c, 'lbl', 'xsuaa', 'application', { labels: { a: ['1', '2'], b: ['x'] } })
     const patch = async (ops: unknown[]) => c.patch(`/v1/service_instances/${inst.id}`, { labels: ops })
 
@@ -494,7 +473,7 @@ describe('labels', () => {
 describe('fault injection', () => {
   test('status fault with Retry-After and custom body, times, method and path filters', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'GET', path: '/v1/service_instances', status: 429, retryAfter: '2024-11-11 14:59:33 +0000 UTC', times: 2 })
     e.addFault({ method: 'GET', path: /^\/v1\/service_plans/, status: 503, body: { description: 'busy' } })
 
@@ -514,7 +493,7 @@ describe('fault injection', () => {
 
   test('dropResponse performs the action but the client sees a socket error', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'POST', path: '/v1/service_instances', dropResponse: true })
     await expectSocketError(c.post('/v1/service_instances?async=false', { name: 'lost', service_offering_name: 'xsuaa', service_plan_name: 'application' }))
     const list = await c.get('/v1/service_instances', { params: { fieldQuery: "name eq 'lost'" } })
@@ -527,7 +506,7 @@ describe('fault injection', () => {
 
   test('resetConnection destroys the socket before anything happens', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'POST', path: '/v1/service_instances', resetConnection: true })
     await expectSocketError(c.post('/v1/service_instances?async=false', { name: 'never', service_offering_name: 'xsuaa', service_plan_name: 'application' }))
     expect(e.instances()).toHaveLength(0)
@@ -540,7 +519,7 @@ describe('fault injection', () => {
 
   test('operationMs fault override keeps one operation in progress longer', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'POST', operationMs: 500 })
     const r = await c.post('/v1/service_instances?async=true', { name: 'slow', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect((await c.get(r.headers['location'])).data.state).toBe('in progress')
@@ -549,8 +528,8 @@ describe('fault injection', () => {
 
   test('rateLimit: exceeding perMinute gives 429 with Retry-After seconds', async () => {
     const e = await start({ rateLimit: { perMinute: 3, instanceCreatesPerMinute: 1 } })
-    const c = await sm(e)
-    const c2 = await sm(e, 2)
+    const c = await smClient(e)
+    const c2 = await smClient(e, 2)
     expect((await c.post('/v1/service_instances', { name: 'r1', service_offering_name: 'xsuaa', service_plan_name: 'application' })).status).toBe(201)
     const second = await c.post('/v1/service_instances', { name: 'r2', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect(second.status).toBe(429)
@@ -567,7 +546,7 @@ describe('fault injection', () => {
 describe('binding credentials', () => {
   test('credential shapes per offering, client registered at the token endpoint, revokeBinding', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const make = async (offering: string, plan: string) => {
       const inst = await createInstance(c, `${offering}-inst`, offering, plan)
       const key = await createBinding(c, inst.id, `${offering}-key`, { parameters: { note: offering } })
@@ -628,7 +607,7 @@ describe('binding credentials', () => {
 
   test('async binding: no credentials until the operation succeeded; unsupported credential-type is 400', async () => {
     const e = await start({ operationMs: 300 })
-    const c = await sm(e)
+    const c = await smClient(e)
     e.addFault({ method: 'POST', path: '/v1/service_instances', operationMs: 0 })
     const inst = await c.post('/v1/service_instances?async=true', { name: 'i', service_offering_name: 'xsuaa', service_plan_name: 'application' })
     expect((await poll(c, inst.headers['location'])).state).toBe('succeeded')
@@ -654,7 +633,7 @@ describe('binding credentials', () => {
 describe('recording and admin API', () => {
   test('calls are recorded with status and subaccount, secrets redacted', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     await c.get('/v1/service_instances', { params: { max_items: 5 } })
     await tokenFor(e, DEV_TENANT_2_CLIENT_ID, 'wrong-secret')
 
@@ -671,7 +650,7 @@ describe('recording and admin API', () => {
 
   test('plant, remove, reset', async () => {
     const e = await start()
-    const c = await sm(e)
+    const c = await smClient(e)
     const foreign = e.plant('instance', { name: 'made-elsewhere', offering: 'cloudalm-api', plan: 'standard', labels: { cap_owner: ['x'] } })
     expect(foreign.ready).toBe(true)
     const key = e.plant('binding', { service_instance_id: foreign.id, name: 'k' })

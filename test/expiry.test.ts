@@ -1,19 +1,15 @@
 import cds from '@sap/cds'
-import path from 'node:path'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 import { makeCa, makeLeaf } from './fixtures/pki'
 
-// declared before cds.test, so it runs before the server stops
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { as, admin } = useApp()
 
-let admin: Client
 const received: { event: string; data: Record<string, any>; via: string }[] = []
 
 const provisioning = () => (cds.env as unknown as { provisioning: Record<string, unknown> }).provisioning
 
 beforeAll(async () => {
-  admin = as(app.axios, 'admin')
   const service = await cds.connect.to('ProvisioningService')
   for (const event of ['KeyExpiring', 'CertificateExpiring'])
     service.on(event, msg => {
@@ -78,7 +74,39 @@ describe('expiry scan', () => {
     expect(due).toBeLessThanOrEqual(Date.now() + 3600000)
   })
 
+  test('many keys: each is marked by its own boundary, a page at a time, and the count covers them all', async () => {
+    // rows written straight into the database: 2,500 keys (more than two pages) around the boundaries
+    const { ServiceKeys, ServiceInstances } = cds.entities('btp.provisioning')
+    const inst = await SELECT.one.from(ServiceInstances).where({ subaccount_ID: SUB1, state_code: 'Ready' })
+    const day = 86_400_000
+    const now = Date.now()
+    const offsets = [-day, 3 * day, 30 * day + day / 2, 31 * day + 3600_000, 60 * day] // expired, expiring, expiring, valid, valid
+    const rows = Array.from({ length: 2500 }, (_, i) => ({
+      ID: cds.utils.uuid(),
+      instance_ID: inst.ID,
+      subaccount_ID: SUB1,
+      name: `bulk-${i}`,
+      state_code: 'Ready',
+      desired: 'present',
+      generation: 1,
+      observedGeneration: 1,
+      expiresAt: new Date(now + offsets[i % offsets.length]).toISOString(),
+      expiry_code: i % 7 === 0 ? 'valid' : null
+    }))
+    await INSERT.into(ServiceKeys).entries(rows)
+    const before = received.filter(r => r.event === 'KeyExpiring').length
+    const res = await scan()
+    const marked = (await SELECT.from(ServiceKeys).columns('name', 'expiry_code').where({ name: { like: 'bulk-%' } })) as { name: string; expiry_code: string }[]
+    const expected = ['expired', 'expiring', 'expiring', 'valid', 'valid']
+    expect(marked.filter(r => r.expiry_code !== expected[Number(r.name.slice(5)) % 5])).toEqual([])
+    // 3 of 5 are expired or expiring, besides the keys of the test above
+    expect(res.data.keys).toBeGreaterThanOrEqual(1500)
+    const announced = received.filter(r => r.event === 'KeyExpiring').length - before
+    expect(announced).toBe(2 * 1500) // each by the service and through messaging
+    await DELETE.from(ServiceKeys).where({ name: { like: 'bulk-%' } })
+  })
+
   test('viewers cannot run the scan', async () => {
-    expect((await as(app.axios, 'viewer').post(`${API}/scanExpiry`, {})).status).toBe(403)
+    expect((await as('viewer').post(`${API}/scanExpiry`, {})).status).toBe(403)
   })
 })

@@ -1,21 +1,8 @@
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
-// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { admin, emu } = useApp()
 
-let emu: Emulator
-let admin: Client
-
-beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
-})
-afterEach(() => emu.clearFaults())
 const INSTANCES = '/v1/service_instances'
 const BINDINGS = '/v1/service_bindings'
 const postsNamed = (name: string) => emu.calls.filter(c => c.method === 'POST' && c.body?.name === name)
@@ -117,24 +104,40 @@ describe('Service Manager faults end in the right state, with one object in SM',
   })
 
   test('a synchronous call that SM fails answers 503 with a message code, not 500', async () => {
-    const inst = await provision('refresh-me')
-    emu.addFault({ method: 'GET', path: `${INSTANCES}/${inst.smId}`, status: 500, times: 10 })
-    const res = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+    emu.addFault({ method: 'GET', path: INSTANCES, status: 500, times: 20 })
+    const res = await admin.post(`${API}/Subaccounts(${SUB1})/sweep`, {})
     expect([res.status, res.data.error?.code]).toEqual([503, 'SM_REQUEST_FAILED'])
     expect(res.data.error.message).toContain('Service Manager answered with an error')
     // production hides the messages of 5xx answers, but keeps this code: clients can tell what happened
     const env = process.env.NODE_ENV
     try {
       process.env.NODE_ENV = 'production'
-      const prod = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+      const prod = await admin.post(`${API}/Subaccounts(${SUB1})/sweep`, {})
       expect([prod.status, prod.data.error?.code]).toEqual([503, 'SM_REQUEST_FAILED'])
     } finally {
       process.env.NODE_ENV = env
     }
     emu.clearFaults()
-    const ok = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
-    expect(ok.status).toBe(200)
-    expect(ok.data.state_code).toBe('Ready')
+    expect((await admin.post(`${API}/Subaccounts(${SUB1})/sweep`, {})).status).toBe(200)
+  })
+
+  test('a refresh is the reconciler\'s: answered at once, retried while SM fails, then it records what SM says', async () => {
+    const inst = await provision('refresh-me')
+    emu.addFault({ method: 'GET', path: `${INSTANCES}/${inst.smId}`, status: 500, times: 3 })
+    const res = await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+    expect(res.status).toBe(200)
+    expect(res.data.generation).toBe(inst.generation + 1)
+    const done = await waitFor(admin, `${API}/ServiceInstances(${inst.ID})`, r => r.observedGeneration === r.generation)
+    expect([done.state_code, done.lastError]).toEqual(['Ready', null])
+    const ops = await admin.get(`${API}/Operations?$filter=${encodeURIComponent(`instance_ID eq ${inst.ID} and type eq 'refresh'`)}`)
+    expect(ops.data.value).toMatchObject([{ state_code: 'succeeded', attempts: expect.any(Number) }])
+    expect(ops.data.value[0].attempts).toBeGreaterThanOrEqual(1)
+
+    // gone from SM behind our back: the refresh says so
+    emu.remove('instance', inst.smId)
+    await admin.post(`${API}/ServiceInstances(${inst.ID})/refresh`, {})
+    const failed = await waitFor(admin, `${API}/ServiceInstances(${inst.ID})`, stateIs('Failed'))
+    expect(failed.lastError).toMatch(/no longer exists in Service Manager/)
   })
 
   test('an instance already gone from SM when deleted counts as deleted (404 = done)', async () => {

@@ -1,4 +1,8 @@
 import type { AxiosInstance, AxiosResponse } from 'axios'
+import { eventually } from './support/eventually'
+import { mockedUsers } from './support/users'
+
+export { eventually, quietFor } from './support/eventually'
 
 /** Sample data (db/data) used across suites. */
 export const SUB1 = '0c7a51f2-3b6d-4e8a-9f10-2d4c6e8a0b11'
@@ -17,55 +21,44 @@ export const PLANS = {
   }
 }
 
-export const users = {
-  admin: { username: 'admin', password: 'admin' },
-  provisioner: { username: 'provisioner', password: 'provisioner' },
-  reader: { username: 'reader', password: 'reader' },
-  viewer: { username: 'viewer', password: 'viewer' },
-  nobody: { username: 'nobody', password: 'nobody' }
-}
+/** The mocked users of .cdsrc.json as basic-auth credentials. */
+export const users: Record<string, { username: string; password: string }> = Object.fromEntries(
+  Object.entries(mockedUsers).map(([username, u]) => [username, { username, password: u.password ?? '' }])
+)
 
 export const API = '/odata/v4/provisioning'
 
-/** An HTTP client over the test server that never throws on a status, authenticated as `user`. */
-export function as(axios: AxiosInstance, user: keyof typeof users = 'admin') {
-  const cfg = { auth: users[user], validateStatus: () => true }
+/**
+ * An HTTP client over the test server that never throws on a status, authenticated as the mocked `user`.
+ * `axios` may be a function: the client then reads the server's client at each call (usable before the server starts).
+ */
+export function as(axios: AxiosInstance | (() => AxiosInstance), user = 'admin') {
+  const auth = users[user]
+  if (!auth) throw new Error(`${user} is not a mocked user of .cdsrc.json`)
+  const cfg = { auth, validateStatus: () => true }
+  const http = 'request' in axios ? () => axios : axios
   return {
-    get: (url: string) => axios.get(url, cfg),
-    post: (url: string, body: unknown) => axios.post(url, body, cfg),
-    patch: (url: string, body: unknown) => axios.patch(url, body, cfg),
-    delete: (url: string) => axios.delete(url, cfg)
+    get: (url: string) => http().get(url, cfg),
+    post: (url: string, body: unknown) => http().post(url, body, cfg),
+    patch: (url: string, body: unknown) => http().patch(url, body, cfg),
+    delete: (url: string) => http().delete(url, cfg)
   }
 }
 
 export type Client = ReturnType<typeof as>
 
-/** Polls an OData entity until `done(row)` holds; fails with the last row seen after `timeoutMs`. */
-export async function waitFor(
-  client: Client,
-  url: string,
-  done: (row: any) => boolean,
-  timeoutMs = 20000
-): Promise<any> {
-  const until = Date.now() + timeoutMs
-  let last: AxiosResponse | undefined
-  while (Date.now() < until) {
-    last = await client.get(url)
-    if (last.status === 200 && done(last.data)) return last.data
-    await new Promise(r => setTimeout(r, 100))
-  }
-  throw new Error(`Timed out waiting for ${url}; last answer ${last?.status}: ${JSON.stringify(last?.data)}`)
+const answer = (res: AxiosResponse) => `${res.status}: ${JSON.stringify(res.data)}`
+
+/** Polls an OData entity until `done(row)` holds; fails with the last answer after `timeoutMs`. */
+export async function waitFor(client: Client, url: string, done: (row: any) => boolean, timeoutMs = 20000): Promise<any> {
+  const res = await eventually(() => client.get(url), { what: url, until: r => r.status === 200 && done(r.data), show: answer, timeout: timeoutMs })
+  return res.data
 }
 
 export const stateIs = (...states: string[]) => (row: { state_code: string }) => states.includes(row.state_code)
 
 /** Waits until no operation is pending or running, so a suite ends with the queue at rest. */
 export async function settle(client: Client, timeoutMs = 30000) {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    const res = await client.get(`${API}/Operations?$filter=state_code eq 'pending' or state_code eq 'running'&$count=true&$top=0`)
-    if (res.status === 200 && res.data['@odata.count'] === 0) return
-    await new Promise(r => setTimeout(r, 100))
-  }
-  throw new Error('Operations did not settle')
+  const open = `${API}/Operations?$filter=state_code eq 'pending' or state_code eq 'running'&$count=true&$top=0`
+  await eventually(() => client.get(open), { what: 'the operations to settle', until: r => r.status === 200 && r.data['@odata.count'] === 0, show: answer, timeout: timeoutMs })
 }

@@ -1,5 +1,6 @@
 import cds from '@sap/cds'
-import { fold, scopedUser, subaccountScope } from '../srv/lib/instance-auth'
+import type { Request } from '@sap/cds'
+import { CHECKED_WITH_CDS, fold, guardInstanceAccess, scopedUser, subaccountScope } from '../srv/lib/instance-auth'
 
 /**
  * Who reaches which subaccounts, and the form in which CAP gets the attribute (srv/lib/instance-auth.ts);
@@ -72,5 +73,40 @@ describe('fold: the constants CAP leaves in a resolved condition', () => {
   test('a not keeps the structure: nested expressions fold into literals, the rest stays', () => {
     const folded = fold(['not', { xpr: [...t, 'or', x, 'in', list] }, 'and', ...f])
     expect(folded).toEqual(['not', { xpr: [{ val: 1, param: false }, '=', { val: 1, param: false }] }, 'and', ...f])
+  })
+})
+
+/**
+ * The guard runs two handlers in CAP's initial phase through CAP's internal `_initial` flag (`initial` in
+ * srv/lib/instance-auth.ts): CAP 9 documents no other way to run before its own authorization. These tests
+ * fail when CAP changes under it.
+ */
+describe('initial handlers: what the guard relies on in CAP', () => {
+  test('@sap/cds is the version the initial phase was checked with (on a change: re-check `_initial` in lib/srv/srv-handlers.js and srv-dispatch.js, then this pin)', () => {
+    expect(cds.version).toBe(CHECKED_WITH_CDS)
+  })
+
+  test("the user is scoped before CAP adds a @restrict condition; the service's handlers see the same user", async () => {
+    // a service of its own (the service compiles the model for Node.js)
+    const model = cds.parse.cdl(`service Probe {
+      @restrict: [{ grant: 'READ', to: 'Viewer', where: (subaccountId in $user.Subaccount) }]
+      entity Accounts { key ID : UUID; subaccountId : String(36); }
+    }`)
+    const srv = new cds.ApplicationService('Probe', model)
+    await srv.init()
+    guardInstanceAccess(srv)
+    const seen: { where?: unknown; user?: unknown } = {}
+    // answers the READ itself: the query as CAP's authorization and the guard left it, without a database
+    srv.prepend(() =>
+      srv.on('READ', 'Accounts', (req: Request) => {
+        seen.where = (req.query as { SELECT?: { where?: unknown } }).SELECT?.where
+        seen.user = (req.user.attr as Record<string, unknown>).Subaccount
+        return []
+      })
+    )
+    await srv.tx({ user: user({ Subaccount: [GUID1] }) }, tx => tx.run(SELECT.from('Probe.Accounts')))
+    // one subaccount goes to CAP as a list of two values (scopedUser): CAP's condition holds both
+    expect(seen.user).toEqual([GUID1, GUID1])
+    expect(JSON.stringify(seen.where)).toContain(JSON.stringify({ list: [{ val: GUID1 }, { val: GUID1 }] }))
   })
 })

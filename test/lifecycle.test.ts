@@ -1,21 +1,8 @@
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, SUB2, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
-// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { admin, emu } = useApp()
 
-let emu: Emulator
-let admin: Client
-
-beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
-})
-afterEach(() => emu.clearFaults())
 const smPosts = (resource: 'service_instances' | 'service_bindings') =>
   emu.calls.filter(c => c.method === 'POST' && c.path === `/v1/${resource}`)
 
@@ -150,11 +137,12 @@ describe('instance and key lifecycle through OData and the Service Manager HTTP 
     const AI_CORE = '6a1e2d3c-0001-4a5b-8c7d-000000000001'
     const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, template_ID: CALM_CF, name: 'calm-from-template', space: 'dev' })
     expect(res.status).toBe(201)
-    expect(res.data).toMatchObject({ plan_ID: PLANS.sub1.cloudAlmApi, environment: 'cloudfoundry', space: 'dev' })
+    expect(res.data).toMatchObject({ plan_ID: PLANS.sub1.cloudAlmApi, environment: 'other' })
     const inst = await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready', 'Failed'))
     expect(inst.state_code).toBe('Ready')
     const post = smPosts('service_instances').find(c => c.body?.name === 'calm-from-template')!
-    expect(post.body.parameters).toEqual({ 'xs-security': { xsappname: 'calm-api', authorities: ['$XSAPPNAME.calm-api.read'] } })
+    // seed 004: xsappname is the instance name; the authorities are the scopes asked for (none here)
+    expect(post.body.parameters).toEqual({ 'xs-security': { xsappname: 'calm-from-template', authorities: [] } })
 
     // the AI Core template needs plan extended, which subaccount 2 is not entitled to
     const denied = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB2, template_ID: AI_CORE, name: 'ai-from-template' })

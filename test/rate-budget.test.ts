@@ -7,9 +7,11 @@
  * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
  */
 import cds from '@sap/cds'
+import { setTimeout as delay } from 'node:timers/promises'
 import { BudgetStore, RateBudget, budgetModel } from '../srv/service-manager/budget'
 import { resolveLimits } from '../srv/service-manager/throttle'
 import { postgresDatabase } from './fixtures/postgres'
+import { peakPerWindow } from './support/windows'
 
 const DATABASE = `skm_budget_${process.pid}`
 const pg = postgresDatabase(DATABASE)
@@ -38,17 +40,6 @@ const CREATE = { method: 'POST', path: '/v1/service_instances' }
 function budgets(subaccount: string, limits: Parameters<typeof resolveLimits>[0]) {
   const resolved = resolveLimits({ all: null, bindings: null, offerings: null, plans: null, instanceCreates: null, instanceUpdates: null, ...limits })
   return pools.map(db => new RateBudget(subaccount, resolved, new BudgetStore(db)))
-}
-
-/** The most calls that fell into one window of `ms`, sliding over the given start times. */
-function peak(times: number[], ms: number): number {
-  const sorted = [...times].sort((a, b) => a - b)
-  let most = 0
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i] - sorted[j] >= ms) j++
-    most = Math.max(most, i - j + 1)
-  }
-  return most
 }
 
 describe('rate budget on PostgreSQL: two instances, one budget', () => {
@@ -95,14 +86,14 @@ describe('rate budget on PostgreSQL: two instances, one budget', () => {
         const done = await pair[i % 2].acquire(CREATE)
         starts.push(Date.now())
         // the call takes a while; it counts until its answer came
-        await new Promise(resolve => setTimeout(resolve, 20 + (i % 4) * 30))
+        await delay(20 + (i % 4) * 30)
         ends.push(Date.now())
         done({ status: 202 })
       })
     )
     expect(starts).toHaveLength(24)
     // a call counts from its start to its end plus the window: so no window of starts holds more than LIMIT
-    expect(peak(starts, WINDOW)).toBeLessThanOrEqual(LIMIT)
+    expect(peakPerWindow(starts, WINDOW)).toBeLessThanOrEqual(LIMIT)
     // 24 calls at 5 per window: at least 4 windows passed
     expect(Date.now() - started).toBeGreaterThanOrEqual(4 * WINDOW)
     // both instances got their share

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ROOT, serveApp, type Served } from './hostile/serve'
+import { eventually } from './support/eventually'
 
 /**
  * Every curl line of the README works when pasted: the lines of its ```sh blocks run as written through
@@ -38,15 +39,6 @@ async function paste(line: string, S: string) {
   }
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20000) {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await check()) return
-    await new Promise(r => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
 test('the README has a service URL and curl lines to try', () => {
   expect(serviceLine).toMatch(/^S=http:\/\/localhost:4004\/odata\/v4\/provisioning$/)
   expect(curlLines.length).toBeGreaterThanOrEqual(7)
@@ -59,11 +51,14 @@ test('every curl line of the README answers 2xx when pasted', async () => {
     const res = await paste(`curl -s -u admin:admin "$S/${set}(${id})?\\$select=state_code"`, S)
     return res.status === 200 ? (JSON.parse(res.body).state_code as string) : undefined
   }
+  /** waits until the row is in `wanted` (a reader refreshing the page) */
+  const reaches = (set: string, id: string, wanted: string) =>
+    eventually(() => state(set, id), { what: `${set}(${id}) ${wanted}`, until: s => s === wanted, interval: 200 })
   const answers: { line: string; exit: number; status: number }[] = []
   for (const written of curlLines) {
     // the reader waits for what the README says becomes Ready before using it
-    if (written.includes('<instance ID>')) await until(async () => (await state('ServiceInstances', ids.instance)) === 'Ready', 'the instance')
-    if (written.includes('<key ID>')) await until(async () => (await state('ServiceKeys', ids.key)) === 'Ready', 'the key')
+    if (written.includes('<instance ID>')) await reaches('ServiceInstances', ids.instance, 'Ready')
+    if (written.includes('<key ID>')) await reaches('ServiceKeys', ids.key, 'Ready')
     const line = written.replaceAll('<instance ID>', ids.instance ?? '<instance ID>').replaceAll('<key ID>', ids.key ?? '<key ID>')
     const res = await paste(line, S)
     answers.push({ line: written, exit: res.exit, status: res.status })
@@ -74,5 +69,5 @@ test('every curl line of the README answers 2xx when pasted', async () => {
   expect(ids.instance).toBeDefined()
   expect(ids.key).toBeDefined()
   // the last line deletes the instance, its key first
-  await until(async () => (await state('ServiceInstances', ids.instance)) === 'Deleted', 'the deletion')
+  await reaches('ServiceInstances', ids.instance, 'Deleted')
 }, 90000)

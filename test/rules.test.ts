@@ -1,20 +1,11 @@
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, settle, SUB2, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
-// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { admin, as, emu } = useApp()
 
-let emu: Emulator
-let admin: Client
 let readyInstance: { ID: string; name: string }
 
 beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
   const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'rules-base' })
   readyInstance = await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready'))
   const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: readyInstance.ID, name: 'taken-key' })
@@ -22,7 +13,6 @@ beforeAll(async () => {
 })
 
 type Attempt = { send: () => Promise<{ status: number; data: any }>; name?: unknown }
-
 
 /** Sends a request, asserts status and message code, and that Service Manager never heard of the name. */
 async function rejects(attempt: Attempt | Attempt['send'], status: number, code: string) {
@@ -107,6 +97,11 @@ describe('the seeds\' rules are enforced before anything reaches Service Manager
     await rejects(instance({ parameters }), 400, 'PARAMETERS_NOT_OBJECT')
   })
 
+  test('a certificate for a key of another credential type -> 400 CERTIFICATE_ONLY_FOR_X509', async () => {
+    const error = await rejects(key({ certificate_ID: '00000000-0000-4000-8000-000000000000' }), 400, 'CERTIFICATE_ONLY_FOR_X509')
+    expect(error.target).toBe('certificate_ID')
+  })
+
   test('key parameters must be a JSON object too', async () => {
     await rejects(key({ parameters: '[]' }), 400, 'PARAMETERS_NOT_OBJECT')
   })
@@ -123,8 +118,8 @@ describe('the seeds\' rules are enforced before anything reaches Service Manager
     expect(smPostsNamed('taken-key')).toBe(before)
   })
 
-  test('cloudfoundry environment without a space -> 400 SPACE_REQUIRED', async () => {
-    await rejects(instance({ environment: 'cloudfoundry' }), 400, 'SPACE_REQUIRED')
+  test('an environment that is not served -> 400 ENVIRONMENT_UNSUPPORTED (kubernetes is not)', async () => {
+    await rejects(instance({ environment: 'kubernetes' }), 400, 'ENVIRONMENT_UNSUPPORTED')
   })
 
   test('unknown subaccount -> 400 SUBACCOUNT_UNKNOWN', async () => {
@@ -140,20 +135,68 @@ describe('the seeds\' rules are enforced before anything reaches Service Manager
   })
 
   test('rejected requests leave no rows behind', async () => {
-    const res = await admin.get(`${API}/ServiceInstances?$filter=name eq 'valid-name' or name eq 'ai-core' or name eq 'cross'`)
-    expect(res.data.value).toEqual([])
-    const ops = await admin.get(`${API}/Operations?$filter=state_code eq 'failed'`)
-    expect(ops.data.value).toEqual([])
+    // rejected here, so that the test stands alone: by a handler, by a declarative rule (after the insert)
+    await rejects(instance({ name: 'left behind' }), 400, 'INSTANCE_NAME_INVALID')
+    await rejects(
+      { send: () => admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB2, plan_ID: PLANS.sub2.aicoreExtendedNotEntitled, name: 'left-ai' }), name: 'left-ai' },
+      422,
+      'PLAN_NOT_ENTITLED'
+    )
+    await rejects(instance({ subaccount_ID: SUB2, name: 'left-cross' }), 400, 'PLAN_UNKNOWN')
+    await rejects(key({ name: 'left-key', credentialType: 'x509', keyLength: 1024 }), 400, 'KEY_LENGTH_INVALID')
+    // the same queries find the rows that do exist
+    const named = (names: string[]) => encodeURIComponent(names.map(n => `name eq '${n}'`).join(' or '))
+    const instances = await admin.get(`${API}/ServiceInstances?$filter=${named(['left behind', 'left-ai', 'left-cross', 'valid-name', 'rules-base'])}`)
+    expect(instances.data.value.map((r: { name: string }) => r.name)).toEqual(['rules-base'])
+    const keys = await admin.get(`${API}/ServiceKeys?$filter=${named(['left-key', 'valid-key', 'taken-key'])}`)
+    expect(keys.data.value.map((r: { name: string }) => r.name)).toEqual(['taken-key'])
+    // and no operation of a request that was rejected: every operation belongs to an instance or key that exists
+    const ops = (await admin.get(`${API}/Operations?$select=instance_ID,serviceKey_ID`)).data.value as { instance_ID: string | null; serviceKey_ID: string | null }[]
+    const existing = new Set<string | null>([null])
+    for (const set of ['ServiceInstances', 'ServiceKeys']) for (const r of (await admin.get(`${API}/${set}?$select=ID`)).data.value) existing.add(r.ID)
+    expect(ops.length).toBeGreaterThan(0)
+    expect(ops.filter(o => !existing.has(o.instance_ID) || !existing.has(o.serviceKey_ID))).toEqual([])
   })
 
   test('viewers cannot create, provisioners can', async () => {
-    const viewer = as(app.axios, 'viewer')
+    const viewer = as('viewer')
     const res = await viewer.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'by-viewer' })
     expect(res.status).toBe(403)
-    const nobody = as(app.axios, 'nobody')
+    const nobody = as('nobody')
     expect((await nobody.get(`${API}/ServiceInstances`)).status).toBe(403)
-    const provisioner = as(app.axios, 'provisioner')
+    const provisioner = as('provisioner')
     const ok = await provisioner.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'by-provisioner' })
     expect(ok.status).toBe(201)
+  })
+})
+
+describe("a key's own fields: rules declared in provisioning-service.cds, checked when the row is written", () => {
+  test.each([
+    [{ credentialType: 'x509', keyLength: 1024 }, 'KEY_LENGTH_INVALID', 'keyLength'],
+    [{ credentialType: 'x509', validity: 366 }, 'VALIDITY_INVALID', 'validity'],
+    [{ credentialType: 'x509', validity: 2, validityType: 'YEARS' }, 'VALIDITY_INVALID', 'validity'],
+    [{ credentialType: 'token' }, 'CREDENTIAL_TYPE_INVALID', 'credentialType'],
+    [{ purpose: 'anything' }, 'KEY_PURPOSE_INVALID', 'purpose']
+  ])('%j -> 400 %s on %s', async (fields, code, target) => {
+    const error = await rejects(key({ name: 'declared-rule', ...fields }), 400, code)
+    expect(error.target).toBe(target)
+  })
+
+  test('a key of another credential type keeps the X.509 options it was sent, unchecked (as before)', async () => {
+    const res = await admin.post(`${API}/ServiceKeys`, { instance_ID: readyInstance.ID, name: 'secret-any-length', keyLength: 1024 })
+    expect(res.status).toBe(201)
+  })
+
+  test('several broken at once: 400 MULTIPLE_ERRORS with each one in the details', async () => {
+    const error = await rejects(key({ name: 'declared-rules', credentialType: 'x509', keyLength: 1024, purpose: 'anything' }), 400, 'MULTIPLE_ERRORS')
+    expect(error.details.map((d: { code: string; target: string }) => [d.code, d.target]).sort()).toEqual([
+      ['KEY_LENGTH_INVALID', 'keyLength'],
+      ['KEY_PURPOSE_INVALID', 'purpose']
+    ])
+  })
+
+  test("the handlers' rules answer first: a request that breaks both gets the handler's code", async () => {
+    await rejects(key({ name: 'ABC_100_00', credentialType: 'x509', keyLength: 1024 }), 400, 'KEY_NAME_RESERVED')
+    await rejects(key({ name: 'taken-key', purpose: 'anything' }).send, 409, 'KEY_NAME_TAKEN')
   })
 })

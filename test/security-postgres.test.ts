@@ -2,11 +2,12 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { makeLeaf } from './fixtures/pki'
 import { postgresDatabase } from './fixtures/postgres'
 import { scopedFixtures } from './fixtures/scoped-rows'
-import { API, PLANS, SUB1, SUB2, settle, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2 } from './helpers'
+import { useApp } from './support/app'
+import { mockedUsers } from './support/users'
 import { fill, listPlans } from './list-plans'
 
 /**
@@ -37,37 +38,25 @@ beforeAll(async () => {
   const requires = cds.env.requires as unknown as Record<string, Record<string, unknown>> & { kinds: Record<string, Record<string, unknown>> }
   requires.db = { ...requires.kinds.postgres, credentials: pg.credentials }
 }, 12 * 60_000)
-afterAll(() => settle(client('admin')))
-const app = cds.test(ROOT)
+const { as: client } = useApp()
 afterAll(async () => {
   await pg.drop()
 }, 60_000)
-
-function client(user: string): Client {
-  const cfg = { validateStatus: () => true, auth: { username: user, password: user } }
-  return {
-    get: (url: string) => app.axios.get(url, cfg),
-    post: (url: string, body: unknown) => app.axios.post(url, body, cfg),
-    patch: (url: string, body: unknown) => app.axios.patch(url, body, cfg),
-    delete: (url: string) => app.axios.delete(url, cfg)
-  }
-}
 
 // ---- the rules (as in test/security.test.ts), for the users limited to subaccounts -------------------------
 
 type Role = 'Viewer' | 'Provisioner' | 'CredentialReader' | 'Administrator'
 type Set = 'Subaccounts' | 'ServiceOfferings' | 'ServicePlans' | 'ServiceInstances' | 'ServiceKeys' | 'Operations'
 type Where = 'in' | 'out'
-/** the limited mocked users of .cdsrc.json, and the subaccounts (1, 2) they reach */
-const USERS: Record<string, { roles: Role[]; reach: (1 | 2)[] }> = {
-  'admin-eu10': { roles: ['Administrator', 'Provisioner', 'CredentialReader', 'Viewer'], reach: [1] },
-  'administrator-eu10': { roles: ['Administrator'], reach: [1] },
-  'provisioner-eu10': { roles: ['Provisioner', 'Viewer'], reach: [1] },
-  'reader-eu10': { roles: ['CredentialReader', 'Viewer'], reach: [1] },
-  'viewer-eu10': { roles: ['Viewer'], reach: [1] },
-  'provisioner-eu20': { roles: ['Provisioner', 'Viewer'], reach: [2] },
-  'viewer-acme': { roles: ['Viewer'], reach: [1, 2] }
-}
+/** the mocked users of .cdsrc.json limited to subaccounts, and which of the subaccounts (1, 2) they reach */
+const USERS: Record<string, { roles: Role[]; reach: (1 | 2)[] }> = Object.fromEntries(
+  Object.entries(mockedUsers).flatMap(([name, u]) => {
+    const guids = u.attr?.Subaccount
+    if (!guids) return []
+    const reach = ([[1, GUID1], [2, GUID2]] as const).filter(([, g]) => guids.includes(g)).map(([n]) => n)
+    return [[name, { roles: (u.roles ?? []) as Role[], reach }]]
+  })
+)
 const SETS: Set[] = ['Subaccounts', 'ServiceOfferings', 'ServicePlans', 'ServiceInstances', 'ServiceKeys', 'Operations']
 const WRITER: Partial<Record<Set, Role>> = { Subaccounts: 'Administrator', ServiceInstances: 'Provisioner', ServiceKeys: 'Provisioner' }
 /** 'in': a row of subaccount 1, 'out': of subaccount 2 */
@@ -85,7 +74,6 @@ const { unique, created: createdId, readyKey, scopedRows } = scopedFixtures(() =
 
 beforeAll(async () => {
   expect((cds.db as unknown as { options: { kind: string } }).options.kind).toBe('postgres')
-  await embeddedEmulator()
   Object.assign(rows, await scopedRows())
 }, 120_000)
 
@@ -123,7 +111,7 @@ describe('PostgreSQL: CREATE and DELETE', () => {
 
   test.each(writable.map(c => ({ ...c, status: writeStatus(c.user, c.set, c.where, 204) })))('$user deletes from $set ($where) -> $status', async ({ user, set, where, status }) => {
     // a row of its own where the delete is expected to succeed, the shared one otherwise
-    const id = status === 204 ? await createdId(await client('admin').post(`${API}/${set}`, body(set, where))) : rows[set][where]
+    const id = status === 204 ? createdId(await client('admin').post(`${API}/${set}`, body(set, where))) : rows[set][where]
     const res = await client(user).delete(`${API}/${set}(${id})`)
     expect(res.status).toBe(status)
     if (status !== 204) expect((await client('admin').get(`${API}/${set}(${id})`)).status).toBe(200)
@@ -152,7 +140,7 @@ describe('PostgreSQL: $expand and $filter across scoped entities', () => {
 
   test('a certificate\'s keys: $expand, $count and $filter=keys/any(...) see only keys within reach', async () => {
     const cert = await makeLeaf(null, { cn: 'PG Security Test', key: 'EC', eku: ['clientAuth'] })
-    const certId = await createdId(await client('admin').post(`${API}/Certificates`, { name: unique('pg-cert'), pem: cert.certPem }))
+    const certId = createdId(await client('admin').post(`${API}/Certificates`, { name: unique('pg-cert'), pem: cert.certPem }))
     const x509 = { credentialType: 'x509', certificate_ID: certId }
     const inReach = await readyKey(rows.ServiceInstances.in, x509)
     const outOfReach = await readyKey(rows.ServiceInstances.out, x509)

@@ -1,11 +1,11 @@
 import cds from '@sap/cds'
-import path from 'node:path'
 import type { AxiosResponse } from 'axios'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
 import { Orchestrator } from '../srv/orchestrator'
 import { makeLeaf } from './fixtures/pki'
 import { scopedFixtures } from './fixtures/scoped-rows'
-import { API, PLANS, SUB1, SUB2, settle, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, type Client } from './helpers'
+import { useApp } from './support/app'
+import { mockedUsers } from './support/users'
 
 /**
  * Who may do what, where: every entity set x READ/CREATE/DELETE (and the bound actions) x every role, no
@@ -13,37 +13,30 @@ import { API, PLANS, SUB1, SUB2, settle, type Client } from './helpers'
  * from the rules below, written down independently of srv/access-control.cds.
  */
 
-// declared before cds.test, so it runs before the server stops: the queue is at rest when the suite ends
-afterAll(() => settle(client('admin')))
-const app = cds.test(path.join(__dirname, '..'))
+const { app, as, admin } = useApp()
 
 /** Subaccount GUIDs (Subaccounts.subaccountId) of the sample subaccounts SUB1 and SUB2 */
 const GUID1 = '3f6f6a2e-8b1c-4d7a-9e2f-1a2b3c4d5e61'
 const GUID2 = '7c1d9e4b-2a3f-4b8c-8d5e-6f7a8b9c0d72'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Row = Record<string, any>
 type Role = 'Viewer' | 'Provisioner' | 'CredentialReader' | 'Administrator'
-type UserName = keyof typeof USERS | 'anonymous'
-/** The mocked users of .cdsrc.json; `eu10` ones carry the attribute Subaccount = [GUID1]. */
-const USERS = {
-  admin: { roles: ['Administrator', 'Provisioner', 'CredentialReader', 'Viewer'], eu10: false },
-  administrator: { roles: ['Administrator'], eu10: false },
-  provisioner: { roles: ['Provisioner', 'Viewer'], eu10: false },
-  reader: { roles: ['CredentialReader', 'Viewer'], eu10: false },
-  viewer: { roles: ['Viewer'], eu10: false },
-  nobody: { roles: [], eu10: false },
-  'admin-eu10': { roles: ['Administrator', 'Provisioner', 'CredentialReader', 'Viewer'], eu10: true },
-  'administrator-eu10': { roles: ['Administrator'], eu10: true },
-  'provisioner-eu10': { roles: ['Provisioner', 'Viewer'], eu10: true },
-  'reader-eu10': { roles: ['CredentialReader', 'Viewer'], eu10: true },
-  'viewer-eu10': { roles: ['Viewer'], eu10: true }
-} satisfies Record<string, { roles: Role[]; eu10: boolean }>
-const ALL_USERS = [...(Object.keys(USERS) as UserName[]), 'anonymous' as const]
+/** a mocked user of .cdsrc.json, or 'anonymous' (no login) */
+type UserName = string
+/** The mocked users of .cdsrc.json without a Subaccount attribute, and those limited to GUID1 (`eu10`). */
+const USERS = Object.fromEntries(
+  Object.entries(mockedUsers).flatMap(([name, u]) => {
+    const reach = u.attr?.Subaccount
+    if (reach && (reach.length !== 1 || reach[0] !== GUID1)) return [] // test/security-postgres.test.ts
+    return [[name, { roles: (u.roles ?? []) as Role[], eu10: !!reach }]]
+  })
+) as Record<string, { roles: Role[]; eu10: boolean }>
+const ALL_USERS = [...Object.keys(USERS), 'anonymous' as const]
 
-/** Any mocked user of .cdsrc.json (password = name), or no login at all. */
-function client(user: UserName | string): Client {
-  const cfg = { validateStatus: () => true, ...(user === 'anonymous' ? {} : { auth: { username: user, password: user } }) }
+/** Any mocked user of .cdsrc.json, or no login at all. */
+function client(user: UserName): Client {
+  if (user !== 'anonymous') return as(user)
+  const cfg = { validateStatus: () => true }
   return {
     get: (url: string) => app.axios.get(url, cfg),
     post: (url: string, body: unknown) => app.axios.post(url, body, cfg),
@@ -75,7 +68,7 @@ const ACTIONS = [
   { set: 'ServiceKeys', action: 'refresh', role: 'Provisioner' }
 ] as const
 
-const has = (user: UserName, role: Role) => user !== 'anonymous' && (USERS[user].roles as Role[]).includes(role)
+const has = (user: UserName, role: Role) => user !== 'anonymous' && USERS[user].roles.includes(role)
 const anyRole = (user: UserName) => user !== 'anonymous' && USERS[user].roles.length > 0
 const outOfReach = (user: UserName, where: Where, set: EntitySet) => user !== 'anonymous' && USERS[user].eu10 && where === 'out' && scoped(set)
 
@@ -104,7 +97,6 @@ function actionStatus(user: UserName, set: EntitySet, role: Role, where: Where) 
 // ---- fixtures -----------------------------------------------------------------------------------------
 
 const rows = {} as Record<EntitySet, Record<Where, string>>
-let admin: Client
 const { unique, created, readyKey, firstId, scopedRows } = scopedFixtures(() => admin, 'sec-fixture')
 const randomGuid = () => cds.utils.uuid()
 
@@ -132,8 +124,6 @@ async function disposable(set: EntitySet, where: Where): Promise<string> {
 }
 
 beforeAll(async () => {
-  await embeddedEmulator()
-  admin = client('admin')
   Object.assign(rows, await scopedRows())
   const template = await firstId(`${API}/Templates`)
   rows.Templates = { in: template, out: template }
@@ -167,7 +157,7 @@ describe('CREATE', () => {
       const body = payload(set, where)
       const res = await client(user).post(`${API}/${set}`, body)
       expect({ status: res.status, error: status === 201 ? res.data.error : undefined }).toEqual({ status, error: undefined })
-      if (status !== 201 && body.name) {
+      if (status !== 201 && typeof body.name === 'string') {
         const rows = await admin.get(`${API}/${set}?$filter=name eq '${body.name}'`)
         expect(rows.data.value).toEqual([]) // nothing was written
       }
@@ -314,7 +304,7 @@ describe('$expand and navigation respect the Subaccount attribute', () => {
 
   test('expanding a certificate\'s keys shows only keys within reach', async () => {
     const cert = await makeLeaf(null, { cn: 'Security Test Client', key: 'EC', eku: ['clientAuth'] })
-    const certId = await created(await admin.post(`${API}/Certificates`, { name: unique('sec-cert'), pem: cert.certPem }))
+    const certId = created(await admin.post(`${API}/Certificates`, { name: unique('sec-cert'), pem: cert.certPem }))
     const x509 = { credentialType: 'x509', certificate_ID: certId }
     const inReach = await readyKey(rows.ServiceInstances.in, x509)
     const outOfReach = await readyKey(rows.ServiceInstances.out, x509)
@@ -413,7 +403,7 @@ describe('credentials, verification, certificates, expiry scan', () => {
 // ---- hardening ---------------------------------------------------------------------------------------------
 
 describe('Me: what the signed-in user may do (the apps hide what the service refuses)', () => {
-  const users = Object.keys(USERS) as Array<keyof typeof USERS>
+  const users = Object.keys(USERS)
   test.each(users)('%s', async user => {
     const res = await client(user).get(`${API}/Me`)
     const roles: readonly Role[] = USERS[user].roles
@@ -488,7 +478,9 @@ describe('hardening', () => {
   })
 
   test('in production, a 500 reveals no message, stack or internals', async () => {
-    const spy = jest.spyOn(Orchestrator, 'refreshInstance').mockRejectedValue(new TypeError('secret internals in /srv/orchestrator.ts:42'))
+    const spy = jest.spyOn(Orchestrator, 'wakeAfterCommit').mockImplementation(() => {
+      throw new TypeError('secret internals in /srv/orchestrator.ts:42')
+    })
     const env = process.env.NODE_ENV
     try {
       const url = `${API}/ServiceInstances(${rows.ServiceInstances.in})/refresh`

@@ -1,20 +1,7 @@
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, SUB2, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
-// declared before cds.test, so it runs before the server stops
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
-
-let emu: Emulator
-let admin: Client
-
-beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
-})
+const { as, admin, emu } = useApp()
 
 const plansOf = async (sub: string) =>
   (await admin.get(`${API}/ServicePlans?$filter=subaccount_ID eq ${sub}&$expand=offering&$orderby=name`)).data.value as Record<string, any>[]
@@ -35,6 +22,18 @@ describe('subaccounts and their catalog', () => {
     expect(entitled.sort()).toEqual([...remote].sort())
     // the sample rows were matched by their SM IDs, not duplicated
     expect(plans.filter(p => p.ID === PLANS.sub1.xsuaaApplication)).toHaveLength(1)
+    // the names people know the services by, from the catalog's metadata; the apps show them (title)
+    const offerings = (await admin.get(`${API}/ServiceOfferings?$filter=${encodeURIComponent(`subaccount_ID eq ${SUB1}`)}&$select=name,displayName,title`)).data.value
+    const ai = offerings.find((o: { name: string }) => o.name === 'aicore')
+    expect(ai).toMatchObject({ displayName: 'SAP AI Core', title: 'SAP AI Core' })
+    const plan = (await admin.get(`${API}/ServicePlans(${PLANS.sub1.aicoreExtended})?$select=offeringName,offeringTitle`)).data
+    expect(plan).toMatchObject({ offeringName: 'aicore', offeringTitle: 'SAP AI Core' })
+  })
+
+  test('an offering without a display name is shown by its technical name', async () => {
+    await UPDATE('btp.provisioning.ServiceOfferings').set({ displayName: null }).where({ name: 'xsuaa', subaccount_ID: SUB2 })
+    const res = await admin.get(`${API}/ServiceOfferings?$filter=${encodeURIComponent(`subaccount_ID eq ${SUB2} and name eq 'xsuaa'`)}&$select=title`)
+    expect(res.data.value).toEqual([expect.objectContaining({ title: 'xsuaa' })])
   })
 
   test('a plan that is not entitled stays known but not entitled', async () => {
@@ -48,7 +47,7 @@ describe('subaccounts and their catalog', () => {
   test('administrators register subaccounts; the GUID is checked', async () => {
     const bad = await admin.post(`${API}/Subaccounts`, { displayName: 'Broken', subaccountId: 'not-a-guid' })
     expect([bad.status, bad.data.error?.code]).toEqual([400, 'SUBACCOUNT_ID_INVALID'])
-    const viewer = await as(app.axios, 'viewer').post(`${API}/Subaccounts`, { displayName: 'X', subaccountId: '11111111-2222-4333-8444-555555555555' })
+    const viewer = await as('viewer').post(`${API}/Subaccounts`, { displayName: 'X', subaccountId: '11111111-2222-4333-8444-555555555555' })
     expect(viewer.status).toBe(403)
     const ok = await admin.post(`${API}/Subaccounts`, { displayName: 'Sandbox', subaccountId: '11111111-2222-4333-8444-555555555555', region: 'eu10' })
     expect(ok.status).toBe(201)

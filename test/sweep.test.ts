@@ -1,22 +1,11 @@
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../emulator'
-import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, stateIs, waitFor } from './helpers'
+import { useApp } from './support/app'
 
-// declared before cds.test, so it runs before the server stops
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..'))
+const { as, admin, emu } = useApp()
+const settledRow = (r: { generation: number; observedGeneration: number }) => r.generation === r.observedGeneration
 
-let emu: Emulator
-let admin: Client
 const XSUAA_APPLICATION = 'e246c73a-869c-50d8-b1a0-3d4befa29b22'
 const CLOUD_ALM_STANDARD = '60012dfb-0f3c-5ce6-a833-30965153fb24'
-
-beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
-})
 
 const sweep = async () => {
   const res = await admin.post(`${API}/Subaccounts(${SUB1})/sweep`, {})
@@ -48,10 +37,13 @@ describe('orphan and drift sweep', () => {
     await sweep()
     expect(await openFindings(`smId eq '${orphan.id}'`)).toHaveLength(1)
 
-    expect((await as(app.axios, 'provisioner').post(`${API}/Findings(${finding.ID})/remove`, {})).status).toBe(403)
+    expect((await as('provisioner').post(`${API}/Findings(${finding.ID})/remove`, {})).status).toBe(403)
     const removed = await admin.post(`${API}/Findings(${finding.ID})/remove`, {})
     expect(removed.status).toBe(200)
     expect(removed.data.status).toBe('removed')
+    // the delete is the reconciler's: a record of the removal, followed to Deleted
+    const record = await waitFor(admin, `${API}/ServiceInstances(${removed.data.instance_ID})`, stateIs('Deleted', 'Failed'))
+    expect([record.state_code, record.smId, record.desired]).toEqual(['Deleted', orphan.id, 'absent'])
     expect(emu.instances().find(i => i.id === orphan.id)).toBeUndefined()
     expect((await sweep()).orphan).toBe(0)
   })
@@ -64,7 +56,8 @@ describe('orphan and drift sweep', () => {
     expect(finding.instance_ID).toBe(inst.ID)
     const adopted = await admin.post(`${API}/Findings(${finding.ID})/adopt`, {})
     expect(adopted.data.status).toBe('adopted')
-    expect((await admin.get(`${API}/ServiceInstances(${inst.ID})`)).data.state_code).toBe('Ready')
+    // the reconciler reads it from SM (its adopt step) and brings the record back
+    expect((await waitFor(admin, `${API}/ServiceInstances(${inst.ID})`, settledRow)).state_code).toBe('Ready')
     expect(emu.instances().filter(i => i.name === 'revived')).toHaveLength(1)
   })
 
@@ -86,7 +79,7 @@ describe('orphan and drift sweep', () => {
     expect(finding.detail).toMatch(/^Creating since/)
     const resolved = await admin.post(`${API}/Findings(${finding.ID})/adopt`, {})
     expect(resolved.data.status).toBe('resolved')
-    expect((await admin.get(`${API}/ServiceInstances(${inst.ID})`)).data.state_code).toBe('Ready')
+    expect((await waitFor(admin, `${API}/ServiceInstances(${inst.ID})`, stateIs('Ready', 'Failed'))).state_code).toBe('Ready')
   })
 
   test('import: instances and keys we did not create (Cloud ALM\'s automatic key) are adopted without recreating them', async () => {
@@ -109,6 +102,8 @@ describe('orphan and drift sweep', () => {
     const k = await admin.post(`${API}/Findings(${keyFinding.ID})/adopt`, {})
     expect(k.data.status).toBe('adopted')
 
+    await waitFor(admin, `${API}/ServiceInstances(${i.data.instance_ID})`, settledRow)
+    await waitFor(admin, `${API}/ServiceKeys(${k.data.serviceKey_ID})`, settledRow)
     const inst = (await admin.get(`${API}/ServiceInstances(${i.data.instance_ID})?$expand=keys`)).data
     expect(inst).toMatchObject({ name: 'cloud-alm-api', smId: calm.id, state_code: 'Ready', subaccount_ID: SUB1 })
     expect(inst.keys).toHaveLength(1)
@@ -131,5 +126,20 @@ describe('orphan and drift sweep', () => {
     expect((await admin.post(`${API}/Findings(${finding.ID})/ignore`, {})).data.status).toBe('ignored')
     await sweep()
     expect(await openFindings(`smId eq '${other.id}'`)).toEqual([])
+  })
+
+  test('removing a key found in SM whose instance is not ours: the reconciler deletes it through the subaccount', async () => {
+    const tenant = emu.tenants[0].subaccountId
+    const foreign = emu.plant('instance', { name: 'foreign-inst', service_plan_id: XSUAA_APPLICATION, subaccountId: tenant })
+    const stray = emu.plant('binding', { name: 'stray-key', service_instance_id: foreign.id, subaccountId: tenant })
+    await sweep()
+    const [finding] = await openFindings(`category eq 'unmanaged' and smId eq '${stray.id}'`)
+    const removed = await admin.post(`${API}/Findings(${finding.ID})/remove`, {})
+    expect([removed.status, removed.data.status]).toEqual([200, 'removed'])
+    const record = await waitFor(admin, `${API}/ServiceKeys(${removed.data.serviceKey_ID})`, stateIs('Deleted', 'Failed'))
+    expect([record.state_code, record.instance_ID, record.subaccount_ID]).toEqual(['Deleted', null, SUB1])
+    expect(emu.bindings().some(b => b.id === stray.id)).toBe(false)
+    // its instance stays: it was not asked for
+    expect(emu.instances().some(i => i.id === foreign.id)).toBe(true)
   })
 })

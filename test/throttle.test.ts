@@ -18,6 +18,9 @@ process.env.CDS_CONFIG = JSON.stringify({
           bindingsPerMinute: LIMITS.bindings
         }
       },
+      // the client's own retries of a GET (a 503, a reset) wait 50 ms, doubling (default 500 ms): a retry of a
+      // step during the outage test's outage takes a fraction of a second
+      client: { retryBaseMs: 50 },
       limits: {
         minuteMs: MINUTE_MS,
         all: { perMinute: LIMITS.all },
@@ -26,8 +29,8 @@ process.env.CDS_CONFIG = JSON.stringify({
       }
     }
   },
-  // retries of a failed call back off to at most 4 s (default 60 s), so the end of the outage test's
-  // 30-second outage is noticed within seconds and the suite stays short
+  // retries of a failed call back off to at most 4 s (default 60 s), so that the end of the outage test's
+  // outage is noticed within seconds and the suite stays short
   provisioning: { retryMax: '4s' }
 })
 
@@ -35,11 +38,12 @@ import cds from '@sap/cds'
 import path from 'node:path'
 import type { Emulator, RecordedCall } from '../emulator'
 import { embeddedEmulator } from '../srv/service-manager/kinds'
-import { parseRetryAfter } from '../srv/service-manager/errors'
+import * as clock from '../srv/lib/clock'
+import { parseRetryAfter } from '../srv/lib/retry'
 import { BudgetStore, RateBudget, budgetDatabase, budgetFor, type BudgetTimers } from '../srv/service-manager/budget'
 import { SM_LIMITS, classOf, resolveLimits, type ThrottleClass, type ThrottleLimits } from '../srv/service-manager/throttle'
 import type { ThrottleOutcome } from '../srv/service-manager/types'
-import { API, PLANS, SUB1, settle, as, stateIs, waitFor, type Client } from './helpers'
+import { API, PLANS, SUB1, eventually, settle, as, stateIs, waitFor, type Client } from './helpers'
 
 // ==================================================================================== the limiter
 
@@ -448,23 +452,35 @@ beforeAll(async () => {
   emu = await embeddedEmulator()
   admin = as(app.axios, 'admin')
 })
-afterEach(() => emu.clearFaults())
+afterEach(() => {
+  emu.clearFaults()
+  clock.reset()
+})
 
 const INSTANCES = '/v1/service_instances'
 const BINDINGS = '/v1/service_bindings'
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+/** How often each step of the outage test is tried during the outage, at least. */
+const OUTAGE_ATTEMPTS = 5
 
 /** 429s the emulator's own rate limiter answered (not injected faults): there must never be one. */
 const limiterRejections = (from = 0) => emu.calls.slice(from).filter(c => c.status === 429 && !c.fault)
 
-/** Creates an instance and a key for it right away (the key waits for the instance); both rows. */
-async function createPair(name: string) {
+/** Asks for an instance; its ID. */
+async function createInstance(name: string) {
   const res = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name })
   expect(res.status).toBe(201)
-  const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: res.data.ID, name: `${name}-key` })
-  expect(key.status).toBe(201)
-  return { instance: res.data.ID as string, key: key.data.ID as string }
+  return res.data.ID as string
 }
+
+/** Asks for the key `<name>-key` of an instance (it waits for the instance); both IDs. */
+async function createKey(instance: string, name: string) {
+  const key = await admin.post(`${API}/ServiceKeys`, { instance_ID: instance, name: `${name}-key` })
+  expect(key.status).toBe(201)
+  return { instance, key: key.data.ID as string }
+}
+
+/** Creates an instance and a key for it right away (the key waits for the instance); both rows. */
+const createPair = async (name: string) => createKey(await createInstance(name), name)
 
 async function expectReady(pairs: Array<{ instance: string; key: string }>, names: string[], timeoutMs = 30_000) {
   for (const p of pairs) {
@@ -559,13 +575,16 @@ describe('rate budget: through the app', () => {
     const base = await createPair('burst-base')
     await expectReady([base], ['burst-base'])
     const from = emu.calls.length
-    // 15 creates at 3 per 2-second window: the last goes about 8 s from now
+    // 15 creates at 3 per 2-second window: the last goes about 8 s after the first. They start as their instances
+    // come in; the burst's keys are asked for after the extra key, or on a busy machine the 30 requests could
+    // take as long as the burst itself
     const names = Array.from({ length: 15 }, (_, i) => `queue-burst-${String(i).padStart(2, '0')}`)
-    const pairs = await Promise.all(names.map(createPair))
+    const instances = await Promise.all(names.map(createInstance))
     // meanwhile a key of an instance that is Ready, and a key deletion, go through at once
     const extra = await admin.post(`${API}/ServiceKeys`, { instance_ID: base.instance, name: 'during-burst' })
     expect(extra.status).toBe(201)
     expect((await admin.delete(`${API}/ServiceKeys(${base.key})`)).status).toBe(204)
+    const pairs = await Promise.all(instances.map((instance, i) => createKey(instance, names[i])))
     const key = await waitFor(admin, `${API}/ServiceKeys(${extra.data.ID})`, stateIs('Ready', 'Failed'), 20_000)
     expect(key.state_code).toBe('Ready')
     await waitFor(admin, `${API}/ServiceKeys(${base.key})`, stateIs('Deleted', 'Failed'), 20_000)
@@ -602,20 +621,42 @@ describe('rate budget: through the app', () => {
         return res.data.ID as string
       })
     )
-    await sleep(30_000 - (Date.now() - outageStart))
-    emu.clearFaults()
-    const outageCalls = emu.calls.slice(from).filter(c => c.at - outageStart < 30_000)
-    // SM was really down for 30 s and the app kept trying
-    expect(outageCalls.filter(c => c.fault === 'status').length).toBeGreaterThan(5)
-    expect(outageCalls.filter(c => c.fault === 'resetConnection').length).toBeGreaterThan(2)
-    expect(outageCalls.every(c => !c.path.startsWith('/v1/') || c.status === 503 || c.fault === 'resetConnection')).toBe(true)
-    // nothing gave up during the outage
-    const failed = await admin.get(`${API}/Operations?$filter=state_code eq 'failed'&$count=true&$top=0`)
-    expect(failed.data['@odata.count']).toBe(0)
-    await expectReady(pairs, names, 20_000)
-    for (const id of extraKeys) {
-      const key = await waitFor(admin, `${API}/ServiceKeys(${id})`, stateIs('Ready', 'Failed'), 20_000)
-      expect(key.state_code).toBe('Ready')
+    // the steps that call SM during the outage (the pairs' keys wait for their instances)
+    const steps = [
+      ...pairs.map(p => `(targetType eq 'instance' and instance_ID eq ${p.instance})`),
+      ...extraKeys.map(id => `(targetType eq 'serviceKey' and serviceKey_ID eq ${id})`)
+    ]
+    const stepsUrl = `${API}/Operations?$filter=${steps.join(' or ')}&$select=attempts,state_code`
+    // SM is down for 30 s of the app's time (srv/lib/clock.ts), which from here on runs ten times as fast: the
+    // reconciler's retries come due without waiting for them. The outage lasts until every step was tried again
+    // a few times, 30 s at least.
+    const outageEnd = clock.now() + 30_000
+    const fast = setInterval(() => clock.advance(900), 100)
+    try {
+      const tried = await eventually(async () => (await admin.get(stepsUrl)).data.value as { attempts: number; state_code: string }[], {
+        what: 'every step tried again during the outage, none given up',
+        until: ops => ops.some(o => o.state_code === 'failed') || (clock.now() >= outageEnd && ops.every(o => o.attempts >= OUTAGE_ATTEMPTS)),
+        timeout: 45_000
+      })
+      const to = emu.calls.length
+      emu.clearFaults()
+      expect(tried).toHaveLength(steps.length)
+      // nothing gave up during the outage
+      expect(tried.filter(o => o.state_code === 'failed')).toEqual([])
+      const failed = await admin.get(`${API}/Operations?$filter=state_code eq 'failed'&$count=true&$top=0`)
+      expect(failed.data['@odata.count']).toBe(0)
+      // SM was really down and the app kept trying
+      const outageCalls = emu.calls.slice(from, to).filter(c => c.path.startsWith('/v1/'))
+      expect(outageCalls.filter(c => c.fault === 'status').length).toBeGreaterThan(5)
+      expect(outageCalls.filter(c => c.fault === 'resetConnection').length).toBeGreaterThan(2)
+      expect(outageCalls.every(c => c.fault === 'status' || c.fault === 'resetConnection')).toBe(true)
+      await expectReady(pairs, names, 20_000)
+      for (const id of extraKeys) {
+        const key = await waitFor(admin, `${API}/ServiceKeys(${id})`, stateIs('Ready', 'Failed'), 20_000)
+        expect(key.state_code).toBe('Ready')
+      }
+    } finally {
+      clearInterval(fast)
     }
     expect(emu.bindings().filter(b => b.name === 'outage-k1' || b.name === 'outage-k2')).toHaveLength(2)
     expect(Date.now() - outageStart).toBeLessThan(60_000)

@@ -100,7 +100,7 @@ annotate service.ServiceInstances with @(
     {Value: space},
     {Value: template_ID}
   ]},
-  UI.FieldGroup #Parameters      : {Data: [{Value: parameters}]},
+  UI.FieldGroup #Parameters      : {Data: [{Value: parametersText}]},
   UI.FieldGroup #Status          : {Data: [
     {
       Value      : state_code,
@@ -122,7 +122,6 @@ annotate service.ServiceInstances with @(
     },
     {Value: lastError}
   ]},
-  UI.FieldGroup #Labels          : {Data: [{Value: labels}]},
   UI.FieldGroup #Changes         : {Data: [
     {Value: createdBy},
     {Value: createdAt},
@@ -172,12 +171,6 @@ annotate service.ServiceInstances with @(
       ID    : 'History',
       Label : '{i18n>OperationsHistory}',
       Target: 'operations/@UI.PresentationVariant#History'
-    },
-    {
-      $Type : 'UI.ReferenceFacet',
-      ID    : 'Labels',
-      Label : '{i18n>Labels}',
-      Target: '@UI.FieldGroup#Labels'
     }
   ]
 );

@@ -146,7 +146,19 @@ annotate service.ServiceKeys with @(
     {Value: validity},
     {Value: validityType}
   ]},
-  UI.FieldGroup #Parameters: {Data: [{Value: parameters}]},
+  UI.FieldGroup #Parameters: {Data: [{Value: parametersText}]},
+  // rotation: the lineage (read-only) and the policy (the only fields of a key that may change)
+  UI.FieldGroup #Rotation  : {Data: [
+    {Value: rotatedFrom_ID},
+    {Value: rotatedTo_ID},
+    {Value: rotatedAt},
+    {Value: rotationReason},
+    {Value: retireAt},
+    {Value: rotationError},
+    {Value: rotateEveryDays},
+    {Value: rotateBeforeExpiryDays},
+    {Value: rotationOverlapHours}
+  ]},
   UI.FieldGroup #Credentials: {Data: [
     {Value: clientId},
     {Value: tokenUrl},
@@ -233,6 +245,12 @@ annotate service.ServiceKeys with @(
       ID    : 'Verification',
       Label : '{i18n>Verification}',
       Target: '@UI.FieldGroup#Verification'
+    },
+    {
+      $Type : 'UI.ReferenceFacet',
+      ID    : 'Rotation',
+      Label : '{i18n>Rotation}',
+      Target: '@UI.FieldGroup#Rotation'
     },
     {
       $Type : 'UI.ReferenceFacet',

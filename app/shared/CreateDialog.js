@@ -6,11 +6,13 @@
  *
  * Served by the CAP server from app/shared (resource root "btp.provisioning.shared" in each index.html).
  */
-sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/JSONModel"], function (
-  MessageBox,
-  Messaging,
-  JSONModel
-) {
+sap.ui.define([
+  "sap/m/MessageBox",
+  "sap/m/MessageToast",
+  "sap/ui/core/Messaging",
+  "sap/ui/model/json/JSONModel",
+  "btp/provisioning/shared/Texts"
+], function (MessageBox, MessageToast, Messaging, JSONModel, Texts) {
   "use strict";
 
   // a deferred batch group: nothing is sent before the user confirms
@@ -40,12 +42,23 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
      * @param {sap.ui.model.odata.v4.Context} [options.parent] the page's context, for a relative path
      * @param {string} [options.contextPath] metadata path of the collection, for the fields' templating
      * @param {object} [options.data] initial values
+     * @param {string} [options.type] text key (app/shared/i18n) of what is created, for the message toast
+     *   shown once it is created
+     * @param {string} [options.nameProperty] the property naming the new object in that toast ("name")
+     * @param {string} [options.refreshPath] what of the page to refresh once created (object pages)
+     * @param {Object<string, function(sap.ui.base.Event, sap.ui.model.odata.v4.Context)>} [options.handlers]
+     *   event handlers of the fragment (".name"), given the new entity's context
      * @returns {Promise<sap.ui.model.odata.v4.Context|undefined>} the created entity, undefined if cancelled
      */
     open: function (api, options) {
       var model = api.getModel();
       var binding = model.bindList(options.path, options.parent, undefined, undefined, { $$updateGroupId: GROUP });
       var context = binding.create(options.data || {}, true);
+      // a create that is cancelled (the dialog closed without a successful POST) rejects this promise with
+      // "Request canceled"; that is no error for the user
+      context.created().catch(function () {
+        /* cancelled or failed: the dialog has shown why */
+      });
       var dialog;
 
       return new Promise(function (resolve) {
@@ -61,6 +74,12 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
                 return;
               }
               dialog.close();
+              if (options.type) {
+                Texts.load().then(function (texts) {
+                  var name = context.getProperty(options.nameProperty || "name") || "";
+                  MessageToast.show(texts.getText("created", [texts.getText(options.type), name]), { duration: 5000 });
+                });
+              }
               resolve(context);
             });
           },
@@ -68,6 +87,12 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
             dialog.close();
           }
         };
+        // the fragment's own handlers, called with the event and the new entity's context
+        Object.keys(options.handlers || {}).forEach(function (name) {
+          controller[name] = function (event) {
+            return options.handlers[name](event, context);
+          };
+        });
 
         api
           .loadFragment({
@@ -101,8 +126,18 @@ sap.ui.define(["sap/m/MessageBox", "sap/ui/core/Messaging", "sap/ui/model/json/J
             dialog.open();
           });
       }).then(function (created) {
-        if (created) api.routing.navigate(created);
-        return created;
+        if (!created) return created;
+        // the list the object was created from shows it when the user comes back (a list report refreshes
+        // its table; an object page its own data and tables)
+        var refreshed = api.refresh ? api.refresh(options.refreshPath) : undefined;
+        return Promise.resolve(refreshed)
+          .catch(function () {
+            /* the list refreshes again when shown */
+          })
+          .then(function () {
+            api.routing.navigate(created);
+            return created;
+          });
       });
     }
   };

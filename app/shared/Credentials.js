@@ -4,8 +4,16 @@
  * dropped with the dialog. Download credentials: saves the key's JSON file through downloadCredentials.
  */
 sap.ui.define(
-  ["sap/m/Button", "sap/m/Dialog", "sap/m/MessageBox", "sap/m/TextArea", "sap/ui/core/BusyIndicator"],
-  function (Button, Dialog, MessageBox, TextArea, BusyIndicator) {
+  [
+    "sap/m/Button",
+    "sap/m/Dialog",
+    "sap/m/MessageBox",
+    "sap/m/MessageToast",
+    "sap/m/TextArea",
+    "sap/ui/core/BusyIndicator",
+    "btp/provisioning/shared/Texts"
+  ],
+  function (Button, Dialog, MessageBox, MessageToast, TextArea, BusyIndicator, Texts) {
     "use strict";
 
     var ACTION = "ProvisioningService.revealCredentials(...)";
@@ -14,7 +22,31 @@ sap.ui.define(
       return api.getModel("i18n").getResourceBundle().getText(key);
     }
 
-    function show(api, credentials) {
+    /** Copies the text to the clipboard: the Clipboard API, else the selected text area. */
+    function copy(area) {
+      var value = area.getValue();
+      var done = navigator.clipboard && window.isSecureContext ? navigator.clipboard.writeText(value) : Promise.reject(new Error("no clipboard"));
+      return done
+        .catch(function () {
+          var dom = area.getFocusDomRef();
+          dom.focus();
+          dom.select();
+          if (!document.execCommand("copy")) throw new Error("copy refused");
+        })
+        .then(
+          function () {
+            return Texts.get("copied");
+          },
+          function () {
+            return Texts.get("copyFailed");
+          }
+        )
+        .then(function (message) {
+          MessageToast.show(message);
+        });
+    }
+
+    function show(api, credentials, copyText) {
       var area = new TextArea({ editable: false, width: "100%", rows: 18 });
       // set, not passed to the constructor: a JSON text there would be taken for a binding
       area.setValue(credentials);
@@ -24,6 +56,13 @@ sap.ui.define(
         resizable: true,
         draggable: true,
         content: [area],
+        beginButton: new Button({
+          text: copyText,
+          icon: "sap-icon://copy",
+          press: function () {
+            copy(area);
+          }
+        }),
         endButton: new Button({
           text: text(api, "close"),
           press: function () {
@@ -57,7 +96,9 @@ sap.ui.define(
           })
           .then(
             function (result) {
-              show(api, result.value);
+              return Texts.get("copy").then(function (copyText) {
+                show(api, result.value, copyText);
+              });
             },
             function (error) {
               MessageBox.error(error.message);
@@ -102,6 +143,9 @@ sap.ui.define(
               document.body.appendChild(link);
               link.click();
               link.remove();
+              Texts.get("downloaded", [link.download]).then(function (message) {
+                MessageToast.show(message);
+              });
               setTimeout(function () {
                 URL.revokeObjectURL(link.href);
               }, 0);

@@ -40,6 +40,7 @@ annotate service.Subaccounts with @(
     },
     {
       Value                 : health,
+      Criticality           : healthState.criticality,
       ![@UI.Importance]     : #High,
       ![@HTML5.CssDefaults]: {width: '6rem'}
     },
@@ -79,8 +80,9 @@ annotate service.Subaccounts with @(
     }
   ],
   UI.DataPoint #Health    : {
-    Value: health,
-    Title: '{i18n>Health}'
+    Value      : health,
+    Title      : '{i18n>Health}',
+    Criticality: healthState.criticality
   },
   UI.DataPoint #Synced    : {
     Value: catalogSyncedAt,
@@ -107,7 +109,10 @@ annotate service.Subaccounts with @(
   ]},
   UI.FieldGroup #Connection: {Data: [
     {Value: destination},
-    {Value: health},
+    {
+      Value      : health,
+      Criticality: healthState.criticality
+    },
     {Value: catalogSyncedAt}
   ]},
   UI.FieldGroup #Changes  : {Data: [
@@ -240,7 +245,10 @@ annotate service.ServicePlans with @(
     {Value: name},
     {Value: description},
     {Value: free},
-    {Value: entitled}
+    {
+      Value      : entitled,
+      Criticality: entitlement.criticality
+    }
   ],
   UI.PresentationVariant #Catalog: {
     SortOrder      : [

@@ -1,6 +1,6 @@
 import cds from '@sap/cds'
 import type { Request, Service } from '@sap/cds'
-import type { Express, Request as HttpRequest, Response as HttpResponse, NextFunction } from 'express'
+import type { Application, Request as HttpRequest, Response as HttpResponse, NextFunction } from 'express'
 import { announce } from '../events'
 
 /**
@@ -29,7 +29,7 @@ export class AuditLogUnavailable extends Error {
 type AuditService = Service & { send(event: string, data: object): Promise<unknown> }
 
 async function auditLog(): Promise<AuditService> {
-  return (await cds.connect.to('audit-log')) as AuditService
+  return cds.connect.to('audit-log')
 }
 
 /**
@@ -80,7 +80,9 @@ const LOGGED = Symbol('credential read refusal audit-logged')
 function logRefusal(r: Refusal) {
   const data = { data: { event: 'credential-read-refused', ...r }, ...(r.ip ? { ip: r.ip } : {}) }
   cds
-    .tx({ user: new cds.User(r.user ?? 'anonymous') }, async () => (await auditLog()).emit('SecurityEvent', data))
+    .tx({ user: new cds.User(r.user ?? 'anonymous') }, async () => {
+      await (await auditLog()).emit('SecurityEvent', data)
+    })
     .catch(e => LOG.error('Could not queue the security event of a refused credential read', e instanceof Error ? e.message : e))
 }
 
@@ -131,7 +133,7 @@ export function auditRefusedCredentialReads(service: Service) {
  * The refusals that happen before the service sees the request (no or invalid token: 401; none of the
  * service's roles: 403), for credential-read URLs; registered on the express app at bootstrap.
  */
-export function auditRefusedCredentialRequests(app: Express) {
+export function auditRefusedCredentialRequests(app: Application) {
   app.use((req: HttpRequest, res: HttpResponse & { [LOGGED]?: boolean }, next: NextFunction) => {
     const action = /\/(revealCredentials|downloadCredentials)(?:\(|\?|$)/.exec(req.path)?.[1]
     if (action)
@@ -197,7 +199,7 @@ export async function auditHealth(): Promise<AuditHealth> {
  * `/health`: 200 with `{ status: 'UP' }`, or `{ status: 'DEGRADED', auditLog: ... }` (still 200: the process
  * serves requests, and a restart would not bring the audit log back). Registered at bootstrap, before CAP's own.
  */
-export function serveHealth(app: Express) {
+export function serveHealth(app: Application) {
   app.get('/health', (_req: HttpRequest, res: HttpResponse, next: NextFunction) => {
     auditHealth().then(health => res.status(200).json(health), next)
   })

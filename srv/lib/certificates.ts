@@ -10,7 +10,11 @@
  * input text (in particular never a pasted private key).
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto'
-import type * as PeculiarX509 from '@peculiar/x509'
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata API: the polyfill is loaded first
+import 'reflect-metadata'
+import * as PeculiarX509 from '@peculiar/x509'
+// the generated type only (this module stays free of CAP at run time: the emulators use it too)
+import type { ExpiryStateCode } from '#cds-models/btp/provisioning'
 
 export const MAX_PEM_BYTES = 64 * 1024
 
@@ -50,7 +54,10 @@ export interface CertificateFacts {
   pem: string
 }
 
-const MESSAGES: Record<CertificateErrorCode, (args: unknown[]) => string> = {
+/** Message arguments: positions, sizes and dates, never input text. */
+export type CertificateErrorArgs = (string | number)[]
+
+const MESSAGES: Record<CertificateErrorCode, (args: CertificateErrorArgs) => string> = {
   CERT_EMPTY: () => 'No certificate was provided.',
   CERT_TOO_LARGE: (a) => `The certificate input exceeds the maximum size of ${a[0]} bytes.`,
   CERT_PRIVATE_KEY: () => 'The input contains a private key. Upload only the public certificate.',
@@ -70,36 +77,29 @@ const MESSAGES: Record<CertificateErrorCode, (args: unknown[]) => string> = {
  */
 export class CertificateInputError extends Error {
   readonly code: CertificateErrorCode
-  readonly args: unknown[]
+  readonly args: CertificateErrorArgs
 
-  constructor(code: CertificateErrorCode, args: unknown[] = []) {
+  constructor(code: CertificateErrorCode, args: CertificateErrorArgs = []) {
     super(MESSAGES[code](args))
     this.name = 'CertificateInputError'
     this.code = code
     this.args = args
   }
 
-  toJSON(): { name: string; code: CertificateErrorCode; message: string; args: unknown[] } {
+  toJSON(): { name: string; code: CertificateErrorCode; message: string; args: CertificateErrorArgs } {
     return { name: this.name, code: this.code, message: this.message, args: this.args }
   }
 }
 
 // ---------------------------------------------------------------------------
-// @peculiar/x509 loading
-//
-// @peculiar/x509 uses tsyringe, which needs the Reflect metadata API; the project ships the
-// reflect-metadata polyfill for it.
+// @peculiar/x509
 // ---------------------------------------------------------------------------
 
 type PeculiarX509Module = typeof PeculiarX509
-let peculiar: PeculiarX509Module | undefined
 
-/** Returns @peculiar/x509 with the Reflect metadata polyfill it needs loaded first. */
+/** @peculiar/x509, with the Reflect metadata polyfill it needs (imported above, before it). */
 export function loadPeculiarX509(): PeculiarX509Module {
-  if (peculiar) return peculiar
-  require('reflect-metadata')
-  peculiar = require('@peculiar/x509') as PeculiarX509Module
-  return peculiar
+  return PeculiarX509
 }
 
 // ---------------------------------------------------------------------------
@@ -316,7 +316,7 @@ const DAY_MS = 24 * 60 * 60 * 1000
 export function certificateStatus(
   notAfter: Date,
   opts: { now?: Date; warnDays: number },
-): { status: 'valid' | 'expiring' | 'expired'; criticality: 3 | 2 | 1; daysLeft: number } {
+): { status: ExpiryStateCode; criticality: 3 | 2 | 1; daysLeft: number } {
   const end = notAfter instanceof Date ? notAfter.getTime() : NaN
   if (Number.isNaN(end)) throw new RangeError('notAfter must be a valid Date')
   if (!Number.isFinite(opts.warnDays) || opts.warnDays < 0) throw new RangeError('warnDays must be a non-negative number')

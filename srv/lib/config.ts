@@ -1,4 +1,5 @@
 import cds from '@sap/cds'
+import { duration } from './duration'
 
 /** Durations of the orchestration, from `cds.provisioning` (strings like '20s', '1h' or milliseconds). */
 export interface ProvisioningSettings {
@@ -26,31 +27,25 @@ export interface ProvisioningSettings {
 
 const DEFAULTS = { stepDeadline: '1h', pollSlice: '2s', pollInitial: '200ms', pollMax: '15s', retryMax: '60s', expiryScanInterval: '1h', rotationOverlap: '1h', lease: '6s', reconcilePoll: '1s' }
 
-function ms(value: unknown, fallback: string): number {
-  const v = value ?? fallback
-  if (typeof v === 'number') return v
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?$/.exec(String(v).trim())
-  if (!m) throw new Error(`Invalid duration in cds.provisioning: ${String(v)}`)
-  const n = Number(m[1])
-  const unit = m[2] ?? 'ms'
-  const factor: Record<string, number> = { ms: 1, s: 1000, m: 60000, min: 60000, h: 3600000, d: 86400000 }
-  return Math.round(n * factor[unit])
+/** `cds.provisioning.<name>` in ms; its default when not set */
+function span(c: Record<string, unknown>, name: keyof typeof DEFAULTS): number {
+  return duration(c[name], duration(DEFAULTS[name], 0, name), `cds.provisioning.${name}`)
 }
 
 export function settings(): ProvisioningSettings {
   const c = (cds.env as unknown as { provisioning?: Record<string, unknown> }).provisioning ?? {}
   return {
-    stepDeadlineMs: ms(c.stepDeadline, DEFAULTS.stepDeadline),
-    pollSliceMs: ms(c.pollSlice, DEFAULTS.pollSlice),
-    pollInitialMs: ms(c.pollInitial, DEFAULTS.pollInitial),
-    pollMaxMs: ms(c.pollMax, DEFAULTS.pollMax),
-    retryMaxMs: ms(c.retryMax, DEFAULTS.retryMax),
+    stepDeadlineMs: span(c, 'stepDeadline'),
+    pollSliceMs: span(c, 'pollSlice'),
+    pollInitialMs: span(c, 'pollInitial'),
+    pollMaxMs: span(c, 'pollMax'),
+    retryMaxMs: span(c, 'retryMax'),
     expiryWarnDays: typeof c.expiryWarnDays === 'number' ? c.expiryWarnDays : 30,
-    expiryScanIntervalMs: ms(c.expiryScanInterval, DEFAULTS.expiryScanInterval),
+    expiryScanIntervalMs: span(c, 'expiryScanInterval'),
     verifyAfterCreate: c.verifyAfterCreate !== false,
-    rotationOverlapMs: ms(c.rotationOverlap, DEFAULTS.rotationOverlap),
-    leaseMs: ms(c.lease, DEFAULTS.lease),
-    reconcilePollMs: ms(c.reconcilePoll, DEFAULTS.reconcilePoll),
+    rotationOverlapMs: span(c, 'rotationOverlap'),
+    leaseMs: span(c, 'lease'),
+    reconcilePollMs: span(c, 'reconcilePoll'),
     reconcileConcurrency: typeof c.reconcileConcurrency === 'number' ? c.reconcileConcurrency : 32,
     maxUnexpectedErrors: typeof c.maxUnexpectedErrors === 'number' ? c.maxUnexpectedErrors : 5
   }

@@ -16,7 +16,7 @@ export interface CredentialMetadata {
 type Json = Record<string, unknown>
 
 /** Where services put their API base URL, most specific first. `url` counts only when OAuth data is nested. */
-export const API_URL_FIELDS: ReadonlyArray<{ path: string; onlyWhenOAuthNested?: boolean }> = [
+const API_URL_FIELDS: ReadonlyArray<{ path: string; onlyWhenOAuthNested?: boolean }> = [
   { path: 'entities' },
   { path: 'endpoints.Api' },
   { path: 'endpoints.api' },
@@ -95,17 +95,4 @@ export function credentialMetadata(credentials: Json, ownCertificatePem?: string
     }
   }
   return meta
-}
-
-/** A deep copy of the credentials with every secret replaced, for logs and error messages. */
-export function redactCredentials<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(redactCredentials) as T
-  if (value && typeof value === 'object') {
-    const out: Json = {}
-    for (const [k, v] of Object.entries(value as Json)) {
-      out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '***' : redactCredentials(v)
-    }
-    return out as T
-  }
-  return value
 }

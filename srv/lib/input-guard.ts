@@ -6,7 +6,7 @@
  * bodies that are not one JSON object (top level, JSON `$batch` and multipart `$batch` parts), keys in URLs
  * and references in bodies that are not UUIDs, keys sent on create, deep inserts, `$top`/`$skip` below 0,
  * `environment` outside its code list, and `parameters` that are not a JSON object, too large, too deep or
- * hold a secret (`checkParameters`). Parameters sent as a JSON object are stored as their JSON text.
+ * hold a secret (`checkParameters`). Parameters sent as JSON text are taken as the object they hold.
  *
  * `errorAnswer` runs before CAP's final error handler: every 4xx leaves with a code from
  * `_i18n/messages.properties` (CAP's own codes and bare statuses are translated, unknown IDs name their
@@ -23,8 +23,11 @@ const LOG = cds.log('input-guard')
 
 export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
-/** Elements that hold parameters for Service Manager as JSON text. */
+/** Elements that hold parameters for Service Manager (a JSON object, or its text in templates). */
 const PARAMETER_ELEMENTS = new Set(['parameters', 'keyParameters'])
+
+/** Entities whose `@Core.Immutable` fields answer their own code when a PATCH or PUT tries to change them. */
+const IMMUTABLE_CODES: Record<string, string> = { ServiceInstances: 'INSTANCE_IMMUTABLE', ServiceKeys: 'KEY_IMMUTABLE' }
 
 /** A refused request: status, message code from _i18n/messages.properties, its arguments, the field. */
 export class InputError extends Error {
@@ -53,6 +56,7 @@ type Element = {
   enum?: Record<string, unknown>
   _target?: Definition
   '@odata.foreignKey4'?: string
+  '@Core.Immutable'?: boolean
 }
 
 /** What a resource path addresses: an entity (a collection or one entry), an operation, or $batch. */
@@ -143,6 +147,9 @@ function resolve(srv: cds.Service, resourcePath: string): Addressed | undefined 
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** A value sent, as a message shows it: strings as they are, anything else as JSON. */
+const asText = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)))
+
 /** The code list of `environment` (the instances' enum; templates use the same). */
 function environments(srv: cds.Service, entity: Definition): string[] | undefined {
   const e = entity.elements.environment?.enum ?? entitiesOf(srv).ServiceInstances?.elements.environment?.enum
@@ -172,6 +179,14 @@ function checkBody(srv: cds.Service, method: string, to: Addressed | undefined, 
   const entity = to?.entity
   if (!entity || to.operation) return
   const creating = method === 'POST' && to.collection
+  if ('parametersText' in body && entity.elements.parametersText?.virtual && entity.elements.parameters?.type === 'cds.Map') {
+    // the forms' text field for the parameters: taken as the parameters themselves (CAP drops virtual input)
+    if ('parameters' in body) throw new InputError(400, 'PARAMETERS_TWICE', [], 'parametersText')
+    const checked = checkParameters(body.parametersText)
+    if ('problem' in checked) throw new InputError(400, checked.problem.code, checked.problem.args, 'parametersText')
+    body.parameters = checked.value ?? null
+    delete body.parametersText
+  }
   for (const [name, value] of Object.entries(body)) {
     if (name.endsWith('@odata.bind')) {
       const field = name.slice(0, -'@odata.bind'.length)
@@ -182,21 +197,25 @@ function checkBody(srv: cds.Service, method: string, to: Addressed | undefined, 
     const element = entity.elements[name]
     if (!element) continue
     if (creating && element.key && !element.isAssociation) throw new InputError(400, 'KEY_NOT_ALLOWED', [name], name)
+    // CAP would drop a changed immutable field silently and answer 200: say it cannot change
+    const immutable = !creating && method !== 'POST' && element['@Core.Immutable'] && IMMUTABLE_CODES[entity.name.split('.').pop() ?? '']
+    if (immutable) throw new InputError(405, immutable, [name], name)
     if (element.isAssociation) {
       if (value !== null && typeof value === 'object') throw new InputError(400, 'DEEP_INSERT_NOT_SUPPORTED', [name], name)
       continue
     }
     if (element['@odata.foreignKey4'] && element.type === 'cds.UUID' && value !== null && !(typeof value === 'string' && UUID.test(value)))
       throw new InputError(400, 'REFERENCE_INVALID', [name, shown(typeof value === 'string' ? value : JSON.stringify(value))], name)
-    if (PARAMETER_ELEMENTS.has(name) && element.type === 'cds.LargeString') {
+    if (PARAMETER_ELEMENTS.has(name) && (element.type === 'cds.LargeString' || element.type === 'cds.Map')) {
       const checked = checkParameters(value)
       if ('problem' in checked) throw new InputError(400, checked.problem.code, checked.problem.args, name)
-      if (checked.text !== undefined) body[name] = checked.text
+      // a Map element takes the object, a text element the JSON text
+      if (checked.text !== undefined) body[name] = element.type === 'cds.Map' ? checked.value : checked.text
     }
     if (name === 'environment' && value !== null) {
       const allowed = environments(srv, entity)
       if (allowed && !(typeof value === 'string' && allowed.includes(value)))
-        throw new InputError(400, 'ENVIRONMENT_INVALID', [shown(String(value)), allowed.join(', ')], name)
+        throw new InputError(400, 'ENVIRONMENT_INVALID', [shown(asText(value)), allowed.join(', ')], name)
     }
   }
 }
@@ -206,7 +225,7 @@ function checkQuery(query: Record<string, unknown>) {
   for (const option of ['$top', '$skip']) {
     const value = query[option]
     if (value === undefined) continue
-    if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new InputError(400, 'QUERY_OPTION_INVALID', [option, shown(String(value))], option)
+    if (typeof value !== 'string' || !/^\d+$/.test(value)) throw new InputError(400, 'QUERY_OPTION_INVALID', [option, shown(asText(value))], option)
   }
   const expand = query.$expand
   for (const text of Array.isArray(expand) ? expand : [expand]) {
@@ -264,9 +283,11 @@ function* multipartRequests(text: string, boundary: string): Generator<{ method:
   }
 }
 
-function checkMultipartBatch(srv: cds.Service, servicePath: string, text: string, contentType: string) {
+/** Checks the parts of a multipart batch; answers the batch's text with the bodies the checks normalised. */
+function checkMultipartBatch(srv: cds.Service, servicePath: string, text: string, contentType: string): string {
   const boundary = /boundary=("?)([^";]+)\1/i.exec(contentType)?.[2]
-  if (!boundary) return // CAP answers that
+  if (!boundary) return text // CAP answers that
+  let result = text
   for (const request of multipartRequests(text, boundary)) {
     let body: unknown
     if (request.body) {
@@ -276,8 +297,12 @@ function checkMultipartBatch(srv: cds.Service, servicePath: string, text: string
         throw new InputError(400, 'BODY_NOT_JSON')
       }
     }
+    const before = JSON.stringify(body)
     checkRequest(srv, servicePath, request.method, request.url, body)
+    const after = JSON.stringify(body)
+    if (after !== before) result = result.replace(request.body, after)
   }
+  return result
 }
 
 // ---- the middleware ---------------------------------------------------------------------------------
@@ -302,7 +327,7 @@ export function requestGuard() {
     const srv = serviceAt(req.baseUrl)
     if (!srv) return next()
     try {
-      checkQuery(req.query as Record<string, unknown>)
+      checkQuery(req.query)
       const to = resolve(srv, req.path)
       const method = req.method.toUpperCase()
       const contentType = String(req.headers['content-type'] ?? '')
@@ -315,7 +340,7 @@ export function requestGuard() {
       await readText(req, res)
       const text = typeof req.body === 'string' ? req.body : ''
       if (multipart) {
-        checkMultipartBatch(srv, req.baseUrl, text, contentType)
+        req.body = checkMultipartBatch(srv, req.baseUrl, text, contentType)
         return next()
       }
       if (!text.trim()) {

@@ -28,25 +28,19 @@ export function guardInstanceAccess(srv: Service) {
   const entities = Object.values(srv.entities as Record<string, unknown>) as Definition[]
   if (!entities.some(e => restrictsWithCondition(e, 'READ'))) return
 
-  // the user's attribute in the form CAP resolves: first of all "initial" handlers, before CAP's own checks
-  const scopeUser = Object.assign(
-    (req: Request) => {
-      const user = scopedUser(req.user)
-      if (user !== req.user) req.user = user
-    },
-    { _initial: true }
-  )
+  // the user's attribute in the form CAP resolves: first of all initial handlers, before CAP's own checks
+  const scopeUser = initial((req: Request) => {
+    const user = scopedUser(req.user)
+    if (user !== req.user) req.user = user
+  })
   srv.prepend(() => srv.before('*', scopeUser))
 
-  // CAP runs its authorization as "initial" handlers, in sequence and before all `before` handlers (which
-  // run in parallel); registered last among them, this check runs after CAP's role and instance checks.
-  const checkReferences = Object.assign(
-    async (req: Request) => {
-      if (isPrivileged(req) || !req.target) return
-      await assertReferencesReadable(srv, target(req), req)
-    },
-    { _initial: true }
-  )
+  // registered last among the initial handlers: after CAP's role and instance checks, before the service's
+  // own `before` handlers (which run in parallel, so no order among them would do)
+  const checkReferences = initial(async (req: Request) => {
+    if (isPrivileged(req) || !req.target) return
+    await assertReferencesReadable(srv, target(req), req)
+  })
   srv.before(['CREATE', 'UPSERT', 'UPDATE'], '*', checkReferences)
 
   srv.after(['CREATE', 'UPSERT', 'UPDATE'], '*', async (result: unknown, req: Request) => {
@@ -69,6 +63,20 @@ export function guardInstanceAccess(srv: Service) {
     const query = req.query as unknown as { SELECT?: Select }
     if (query?.SELECT) restrictRead(query.SELECT, target(req), new Conditions(req.user))
   })
+}
+
+/** The version of @sap/cds whose handler phases `initial` was checked against (test/instance-auth.test.ts). */
+export const CHECKED_WITH_CDS = '9.9.3'
+
+/**
+ * Marks a handler as one of CAP's initial handlers. CAP runs them one after the other before all `before`
+ * handlers, and its own authorization and input checks are among them (lib/srv/srv-dispatch.js `handle`).
+ * CAP 9 documents no way to run a handler in that phase: the flag `_initial` is CAP's internal one, read when
+ * the handler is registered (lib/srv/srv-handlers.js `register`). test/instance-auth.test.ts fails when the
+ * installed @sap/cds is not CHECKED_WITH_CDS, and when the marked handlers no longer run before CAP's checks.
+ */
+export function initial<H extends (req: Request) => unknown>(handler: H): H {
+  return Object.assign(handler, { _initial: true })
 }
 
 // ---- who reaches which subaccounts ------------------------------------------------------------------
@@ -135,6 +143,8 @@ interface Element {
   isAssociation?: boolean
   is2one?: boolean
   keys?: { ref: string[]; $generatedFieldName?: string }[]
+  /** elements of the row that equal those of the row this to-one association reaches (see `implied`) */
+  '@instanceAuth.same'?: string[]
 }
 
 interface Restriction {
@@ -217,6 +227,10 @@ const isPlainVal = (x: Token): x is { val: unknown } => isRow(x) && 'val' in x &
 const isUserRef = (x: Token): x is { ref: string[] } => isRow(x) && Array.isArray(x.ref) && x.ref[0] === '$user'
 const isConnector = (x: Token) => typeof x === 'string' && /^(and|or)$/i.test(x)
 
+/** READ conditions resolved before, per entity definition (of its model) and user; at most REMEMBERED each */
+const resolvedBefore = new WeakMap<Definition, Map<string, Condition>>()
+const REMEMBERED = 500
+
 /** The READ conditions of entities for one request's user, resolved once per entity. */
 class Conditions {
   private readonly resolved = new Map<string, Condition>()
@@ -241,7 +255,17 @@ class Conditions {
     const applicable = restrictions.filter(r => grants(r, 'READ') && asList(r.to, 'any').some(role => this.user.is(role)))
     if (!applicable.length) return false
     if (applicable.some(r => !r.where)) return true
-    return or(applicable.map(r => this.substitute(whereTokens(r.where), entity)))
+    // the same restrictions for the same user and attributes resolve the same: once, then a copy each time
+    const key = `${applicable.map(r => restrictions.indexOf(r)).join()}|${this.user.id}|${JSON.stringify(this.user.attr ?? {})}|${JSON.stringify(this.scope)}`
+    let known = resolvedBefore.get(entity)
+    if (!known) resolvedBefore.set(entity, (known = new Map<string, Condition>()))
+    let c = known.get(key)
+    if (c === undefined) {
+      c = or(applicable.map(r => this.substitute(whereTokens(r.where), entity)))
+      if (known.size >= REMEMBERED) known.clear()
+      known.set(key, c)
+    }
+    return typeof c === 'boolean' ? c : structuredClone(c)
   }
 
   /** `$user...` replaced as CAP does, with the attribute values of `subaccountScope` for `Subaccount`. */
@@ -289,8 +313,19 @@ class Conditions {
   }
 }
 
+/** parsed `where` strings of `@restrict`: the model's strings do not change, parsing them costs a compiler call */
+const parsed = new Map<string, Token[]>()
+
 function whereTokens(where: unknown): Token[] {
-  if (typeof where === 'string') return (cds.parse.expr(where) as { xpr?: Token[] }).xpr ?? [cds.parse.expr(where)]
+  if (typeof where === 'string') {
+    let tokens = parsed.get(where)
+    if (!tokens) {
+      const x = cds.parse.expr(where) as { xpr?: Token[] }
+      tokens = x.xpr ?? [x]
+      parsed.set(where, tokens)
+    }
+    return structuredClone(tokens)
+  }
   if (isRow(where) && Array.isArray(where.xpr)) return structuredClone(where.xpr)
   return structuredClone(where as Token[])
 }
@@ -368,11 +403,28 @@ function prefixed(tokens: Token[], prefix: string): Token[] {
   })
 }
 
-/** Whether the rows reached through the to-one `assoc` from rows satisfying `from` satisfy `to` anyway. */
+/** Every association path in `tokens` starts with one of `names`. */
+function pathsStartWith(tokens: Token[], names: readonly string[]): boolean {
+  return tokens.every(x => {
+    if (!isRow(x)) return true
+    if (Array.isArray(x.ref) && x.ref[0] !== '$user') return names.includes(stepId(x.ref[0] as string | Step))
+    if (Array.isArray(x.xpr)) return pathsStartWith(x.xpr as Token[], names)
+    if (Array.isArray(x.args)) return pathsStartWith(x.args as Token[], names)
+    return !('SELECT' in x)
+  })
+}
+
+/**
+ * Whether the rows reached through the to-one `assoc` from rows satisfying `from` satisfy `to` anyway: `to`
+ * is `from` seen across the step, or (`@instanceAuth.same`: elements the row copies from the row the step
+ * reaches, e.g. a key's subaccount from its instance) `to` is `from` and reads only such elements.
+ */
 function implied(from: Condition, assoc: Element, to: Condition): boolean {
   if (to === true || from === false) return true
   if (!assoc.is2one || from === true || to === false) return false
-  return JSON.stringify(prefixed(to, assoc.name)) === JSON.stringify(from)
+  if (JSON.stringify(prefixed(to, assoc.name)) === JSON.stringify(from)) return true
+  const same = assoc['@instanceAuth.same']
+  return Array.isArray(same) && same.length > 0 && pathsStartWith(to, same) && JSON.stringify(to) === JSON.stringify(from)
 }
 
 function restrictRead(q: Select, entity: Definition, conditions: Conditions) {
@@ -484,7 +536,8 @@ async function assertReferencesReadable(srv: Service, entity: Definition, req: R
     const fk = assoc.keys[0].$generatedFieldName ?? `${assoc.name}_${assoc.keys[0].ref.join('_')}`
     const nested = data[assoc.name]
     const value = data[fk] ?? (isRow(nested) ? nested[assoc.keys[0].ref[0]] : undefined)
-    if (value === undefined || value === null) continue
+    // a reference that is no key value (input-guard.ts refuses those) is left to the service's validation too
+    if (typeof value !== 'string' && typeof value !== 'number') continue
     const key = String(value)
     // unknown references are left to the service's own validation and its message codes
     if (!(await readable(srv, to, [key])).has(key) && (await exists(to, key))) req.reject(403)

@@ -78,18 +78,18 @@ function deeperThan(value: unknown, max: number): boolean {
   let level: object[] = nested(value) ? [value] : []
   for (let depth = 1; level.length; depth++) {
     if (depth > max) return true
-    level = level.flatMap(v => Object.values(v)).filter(nested)
+    level = level.flatMap((v): unknown[] => Object.values(v)).filter(nested)
   }
   return false
 }
 
 /**
  * Checks `parameters` as sent (a JSON object, or its text): an object, at most 64 KB serialized, nested at
- * most 32 levels, no key named like a secret. Returns the problem, or the parameters as JSON text
- * (`undefined` for empty input), which is how they are stored.
+ * most 32 levels, no key named like a secret. Returns the problem, or the parameters as an object and as JSON
+ * text (both `undefined` for empty input).
  */
-export function checkParameters(input: unknown): { problem: ParametersProblem } | { text: string | undefined } {
-  if (input === undefined || input === null || input === '') return { text: undefined }
+export function checkParameters(input: unknown): { problem: ParametersProblem } | { value: Record<string, unknown> | undefined; text: string | undefined } {
+  if (input === undefined || input === null || input === '') return { value: undefined, text: undefined }
   if (typeof input === 'string' && Buffer.byteLength(input) > PARAMETERS_MAX_BYTES)
     return { problem: { code: 'PARAMETERS_TOO_LARGE', args: [PARAMETERS_MAX_BYTES / 1024] } }
   let value: Record<string, unknown> | undefined
@@ -103,5 +103,5 @@ export function checkParameters(input: unknown): { problem: ParametersProblem } 
   if (Buffer.byteLength(text) > PARAMETERS_MAX_BYTES) return { problem: { code: 'PARAMETERS_TOO_LARGE', args: [PARAMETERS_MAX_BYTES / 1024] } }
   const secret = secretPath(value, '')
   if (secret) return { problem: { code: 'PARAMETERS_SECRET', args: [shown(secret)] } }
-  return { text }
+  return { value, text }
 }

@@ -1,5 +1,7 @@
-import { ServiceManagerError, retryDelay } from '../service-manager/errors'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ServiceManagerError } from '../service-manager/errors'
 import { withDeadline } from '../service-manager/deadline'
+import { retryAfterSeconds, retryDelay } from './retry'
 
 /**
  * Service Manager calls made inside a request (reveal, download, verify, refresh, adopt, remove, sweep,
@@ -7,14 +9,12 @@ import { withDeadline } from '../service-manager/deadline'
  * left, at most 5 s in all; after that the 429 propagates and the service answers 503 `SM_RATE_LIMITED`
  * with a Retry-After in seconds (see `rateLimitAnswer`).
  */
-export const RATE_LIMIT_BUDGET_MS = 5000
+const RATE_LIMIT_BUDGET_MS = 5000
 
 const isRateLimited = (e: unknown): e is ServiceManagerError => e instanceof ServiceManagerError && e.status === 429
 
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
-
 /** Runs `work`, again after a 429 while the budget allows the wait; anything else propagates at once. */
-export async function retryRateLimited<T>(work: () => Promise<T>, budgetMs = RATE_LIMIT_BUDGET_MS): Promise<T> {
+async function retryRateLimited<T>(work: () => Promise<T>, budgetMs = RATE_LIMIT_BUDGET_MS): Promise<T> {
   const until = Date.now() + budgetMs
   for (let attempt = 0; ; attempt++) {
     try {
@@ -35,10 +35,12 @@ export function rateLimited<A extends unknown[], T>(handler: (...args: A) => Pro
 }
 
 /**
- * How the service answers a 429 that outlasted the budget: 503, message code and the wait in whole seconds
- * (at least 1) for the Retry-After header. Undefined for every other error.
+ * How the service answers a 429 that outlasted the budget: 503, message code (`CF_RATE_LIMITED` when the
+ * Cloud Foundry API of an instance in a space gave it, srv/cloud-foundry/client.ts) and the wait in whole
+ * seconds (at least 1) for the Retry-After header. Undefined for every other error.
  */
-export function rateLimitAnswer(e: unknown): { status: 503; code: 'SM_RATE_LIMITED'; retryAfterSeconds: number } | undefined {
+export function rateLimitAnswer(e: unknown): { status: 503; code: 'SM_RATE_LIMITED' | 'CF_RATE_LIMITED'; retryAfterSeconds: number } | undefined {
   if (!isRateLimited(e)) return undefined
-  return { status: 503, code: 'SM_RATE_LIMITED', retryAfterSeconds: Math.max(1, Math.ceil((e.retryAfterMs ?? 1000) / 1000)) }
+  const code = e.code.startsWith('CF-') ? 'CF_RATE_LIMITED' : 'SM_RATE_LIMITED'
+  return { status: 503, code, retryAfterSeconds: retryAfterSeconds(e.retryAfterMs) }
 }

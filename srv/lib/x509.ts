@@ -2,11 +2,6 @@
  * Binding parameters for X.509 service keys, as the xsuaa broker takes them: flat for xsuaa itself, nested
  * under `xsuaa` for services that embed an xsuaa client (seed 000: SAP AI Core).
  */
-export const KEY_LENGTHS = [2048, 4096, 8192] as const
-export const VALIDITY_TYPES = ['DAYS', 'MONTHS', 'YEARS'] as const
-/** Longest validity accepted per unit (one year in all). */
-export const MAX_VALIDITY: Record<(typeof VALIDITY_TYPES)[number], number> = { DAYS: 365, MONTHS: 12, YEARS: 1 }
-
 /** Offerings whose binding parameters carry the xsuaa options at the top level. */
 export const FLAT_XSUAA_OFFERINGS = ['xsuaa']
 
@@ -28,7 +23,10 @@ const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Arr
 export function deepMerge(base: Json, override: Json | undefined): Json {
   if (!override) return base
   const out: Json = { ...base }
-  for (const [k, v] of Object.entries(override)) out[k] = isObject(v) && isObject(out[k]) ? deepMerge(out[k] as Json, v) : v
+  for (const [k, v] of Object.entries(override)) {
+    const current = out[k]
+    out[k] = isObject(v) && isObject(current) ? deepMerge(current, v) : v
+  }
   return out
 }
 
@@ -41,16 +39,8 @@ export function x509BindingParameters(req: X509KeyRequest): Json {
   const merged = deepMerge(flat ? options : { xsuaa: options }, req.parameters)
   // the certificate always is the one the key references
   if (req.certificatePem) {
-    const target = (flat ? merged : (merged.xsuaa as Json)) as Json
-    target.x509 = { ...(target.x509 as Json), certificate: req.certificatePem }
+    const target = flat ? merged : merged.xsuaa
+    if (isObject(target)) target.x509 = { ...(isObject(target.x509) ? target.x509 : {}), certificate: req.certificatePem }
   }
   return merged
-}
-
-export function validityProblem(validity: unknown, validityType: unknown): string | undefined {
-  const type = (validityType ?? 'DAYS') as (typeof VALIDITY_TYPES)[number]
-  if (!VALIDITY_TYPES.includes(type)) return 'type'
-  if (validity === undefined || validity === null) return undefined
-  if (typeof validity !== 'number' || !Number.isInteger(validity) || validity < 1 || validity > MAX_VALIDITY[type]) return 'range'
-  return undefined
 }

@@ -40,7 +40,7 @@ import {
   type ResolvedLimits,
   type ThrottleClass
 } from './throttle'
-import { pauseAfter429 } from './errors'
+import { pauseAfter429 } from '../lib/retry'
 import type { ThrottleOutcome, ThrottleRequest } from './types'
 
 const LOG = cds.log('service-manager')
@@ -102,7 +102,7 @@ export class BudgetStore {
   private readonly entities: Record<'RateWindows' | 'RateCalls' | 'RatePauses' | 'RateBookings', cds.entity>
 
   constructor(private readonly db: cds.DatabaseService) {
-    const ns = (db.model as cds.linked.LinkedCSN).entities('btp.provisioning')
+    const ns = db.model.entities('btp.provisioning')
     const { RateWindows, RateCalls, RatePauses, RateBookings } = ns
     if (!RateWindows || !RateCalls || !RatePauses || !RateBookings) throw new Error('The rate budget entities (db/rate-budget.cds) are not in the model')
     this.entities = { RateWindows, RateCalls, RatePauses, RateBookings }
@@ -245,9 +245,9 @@ export class BudgetStore {
 
   private async extendPause(tx: cds.Transaction, subaccount: string, cls: ThrottleClass, until: number): Promise<void> {
     const { RatePauses } = this.entities
-    const changed = await tx.run(UPDATE(RatePauses).set({ resumeAt: until }).where({ subaccount, endpoint: cls, resumeAt: { '<': until } }))
+    const changed: unknown = await tx.run(UPDATE(RatePauses).set({ resumeAt: until }).where({ subaccount, endpoint: cls, resumeAt: { '<': until } }))
     if (num(changed) > 0) return
-    const existing = await tx.run(SELECT.one.from(RatePauses).columns('resumeAt').where({ subaccount, endpoint: cls }))
+    const existing: unknown = await tx.run(SELECT.one.from(RatePauses).columns('resumeAt').where({ subaccount, endpoint: cls }))
     if (!existing) await tx.run(UPSERT.into(RatePauses).entries({ subaccount, endpoint: cls, resumeAt: until }))
   }
 
@@ -313,7 +313,7 @@ let database: Promise<cds.DatabaseService> | undefined
 
 /** db/rate-budget.cds, parsed (the tables of the budget alone). */
 export async function budgetModel(): Promise<cds.csn.CSN> {
-  return (await cds.load(path.join(__dirname, '..', '..', 'db', 'rate-budget.cds'))) as unknown as cds.csn.CSN
+  return cds.load(path.join(__dirname, '..', '..', 'db', 'rate-budget.cds'))
 }
 
 /** cds.deploy, which @cap-js/cds-types does not declare */
@@ -337,6 +337,8 @@ export function budgetDatabase(): Promise<cds.DatabaseService> {
     const db = (await cds.connect.to('rate-budget', { ...main, model, silent: true } as object)) as cds.DatabaseService
     // in a root transaction of its own: deploy's db.run() would otherwise join the request that got here first
     if (inMemory) await db.tx(tx => (cds as unknown as Deployer).deploy(csn, { silent: true }).to(tx as unknown as cds.DatabaseService))
+    // cds serve awaits the promise a 'shutdown' listener returns (@sap/cds bin/serve.js)
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     cds.once('shutdown', () => forgetDatabase(db))
     return db
   })()
@@ -585,7 +587,7 @@ export class RateBudget {
       if (outcome.status === 429) {
         this.counters.rateLimited++
         const wait = pauseAfter429(outcome.retryAfterMs, this.limits)
-        LOG.info(`Service Manager rate limit (429) on ${w.cls} of ${this.subaccount}: pausing ${wait} ms`)
+        LOG.info(`Rate limit (429) on ${w.cls} of ${this.subaccount}: pausing ${wait} ms`)
         pauseUntil = end + wait
         if (pauseUntil > (this.pausedHere.get(w.cls) ?? 0)) this.pausedHere.set(w.cls, pauseUntil)
       }
@@ -637,18 +639,21 @@ const budgets = new Map<string, Promise<RateBudget>>()
  * `limits` is false.
  */
 export async function budgetFor(subaccount: string): Promise<RateBudget | undefined> {
-  const limits = configuredLimits()
-  if (!limits) return undefined
-  let b = budgets.get(subaccount)
-  if (!b) {
-    b = budgetDatabase().then(db => new RateBudget(subaccount, limits, new BudgetStore(db)))
-    budgets.set(subaccount, b)
-    b.catch(() => budgets.delete(subaccount))
-  }
-  return b
+  return budgetOf(subaccount, configuredLimits())
 }
 
-/** Forget the budgets of this process (tests; a changed configuration). The database keeps their state. */
-export function resetBudgets(): void {
-  budgets.clear()
+/**
+ * The rate budget of a caller named `key` with `limits`, kept like a subaccount's SM budget (per process,
+ * and through the database for every app instance); undefined without limits. Other APIs' callers use it
+ * under keys of their own, e.g. a subaccount's Cloud Foundry technical user (srv/cloud-foundry/budget.ts).
+ */
+export async function budgetOf(key: string, limits: ResolvedLimits | undefined): Promise<RateBudget | undefined> {
+  if (!limits) return undefined
+  let b = budgets.get(key)
+  if (!b) {
+    b = budgetDatabase().then(db => new RateBudget(key, limits, new BudgetStore(db)))
+    budgets.set(key, b)
+    b.catch(() => budgets.delete(key))
+  }
+  return b
 }

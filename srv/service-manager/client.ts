@@ -7,23 +7,22 @@
  * orchestration layer decides (it must look objects up before re-POSTing). Only idempotent GETs are
  * retried a few times on 429/503/network errors.
  */
-import https from 'node:https'
-import tls from 'node:tls'
+import type https from 'node:https'
+import cds from '@sap/cds'
 import { createHash, randomUUID } from 'node:crypto'
+import { setTimeout as wait } from 'node:timers/promises'
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios'
 import {
   ServiceManagerError,
   firstOperationError,
-  getRetryWait,
-  pollWaitAfter429,
   errorFromResponse,
-  parseErrorBody,
   parseErrorDoc,
-  parseRetryAfter,
   type BrokerErrorInfo
 } from './errors'
+import { backoff, getRetryWait, parseRetryAfter, pollWaitAfter429 } from '../lib/retry'
 import { fieldQuery, labelQuery, validateLabel, encodeQueryComponent, type Criterion } from './query'
-import { resolveTokenAuth, stripTrailingSlashes, type SMCredentials, type TokenAuth } from './credentials'
+import { resolveTokenAuth, stripTrailingSlashes, type SMCredentials } from './credentials'
+import { requestToken, secretsOf, tokenAgent, TokenCache, TokenRequestError, type ClientAuth, type Token } from '../lib/oauth'
 import { currentDeadline } from './deadline'
 import type {
   AsyncOptions,
@@ -31,6 +30,7 @@ import type {
   ClientOptions,
   CreateBindingBody,
   CreateInstanceBody,
+  UpdateInstanceBody,
   LabelOp,
   ListQuery,
   SMBinding,
@@ -44,22 +44,7 @@ import type {
 
 export type { SMCredentials } from './credentials'
 
-/** Debug logger via cds.log('sm-client') when CAP is present; loaded lazily so the client stays CAP-free. */
-interface DebugLogger {
-  _debug?: boolean
-  debug(...args: unknown[]): void
-}
-const LOG: DebugLogger = (() => {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const cds: unknown = require('@sap/cds')
-    const log = (cds as { log?: (name: string) => DebugLogger }).log
-    if (typeof log === 'function') return log('sm-client')
-  } catch {
-    /* CAP not available: no logging */
-  }
-  return { _debug: false, debug: () => undefined }
-})()
+const LOG = cds.log('sm-client')
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 type QueryParams = Record<string, string | number | boolean | undefined>
@@ -100,19 +85,14 @@ function abortedError(method?: string, path?: string): ServiceManagerError {
   return new ServiceManagerError({ code: 'Aborted', description: 'aborted by caller', retryable: true, method, path })
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError())
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(abortedError())
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, Math.max(0, ms))
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+/** Waits `ms`; an abort of `signal` ends the wait with the Aborted error. */
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await wait(Math.max(0, ms), undefined, { signal })
+  } catch (e) {
+    if (signal?.aborted) throw abortedError()
+    throw e
+  }
 }
 
 function invalidArgument(description: string): ServiceManagerError {
@@ -142,7 +122,7 @@ function toExpression(q: Criterion[] | string | undefined, build: (c: Criterion[
 export class ServiceManagerClient {
   readonly correlationId: string
   private base: string
-  private auth: TokenAuth
+  private auth: ClientAuth
   private readonly http: AxiosInstance
   private tokenAgent: https.Agent | undefined
   /** what the current credentials were made from (to tell whether renewed ones differ) */
@@ -159,8 +139,7 @@ export class ServiceManagerClient {
   private readonly throttle: ClientOptions['throttle']
   private readonly book: ClientOptions['book']
   private readonly pausedUntil: ClientOptions['pausedUntil']
-  private cachedToken: { value: string; refreshAt: number } | undefined
-  private tokenInFlight: Promise<string> | undefined
+  private readonly tokens = new TokenCache(() => this.fetchToken())
   /** values that must never leave this object in an error text */
   private readonly secrets = new Set<string>()
   private readonly deleteLocations = new Set<string>()
@@ -191,7 +170,7 @@ export class ServiceManagerClient {
     })
   }
 
-  private parse(creds: SMCredentials): { auth: TokenAuth; base: string } {
+  private parse(creds: SMCredentials): { auth: ClientAuth; base: string } {
     const auth = resolveTokenAuth(creds)
     const base = stripTrailingSlashes(creds.sm_url.trim())
     if (!/^https?:\/\/[^/]/i.test(base)) throw invalidArgument('sm_url must be an absolute http(s) URL')
@@ -211,31 +190,15 @@ export class ServiceManagerClient {
     this.fingerprint = fingerprint
     this.auth = auth
     this.base = base
-    if (auth.kind === 'secret') this.secrets.add(auth.clientSecret)
-    else if (auth.kind === 'x509') this.secrets.add(auth.key)
-    if (auth.kind !== 'secret' && auth.passphrase) this.secrets.add(auth.passphrase)
-    this.cachedToken = undefined
+    for (const s of secretsOf(auth)) this.secrets.add(s)
+    this.tokens.drop()
     this.tokenAgent?.destroy()
-    const ca = [this.ca, creds.ca].filter((c): c is string => !!c)
-    const agentOptions = { minVersion: 'TLSv1.2' as const, keepAlive: false, ...(ca.length ? { ca: [...tls.rootCertificates, ...ca] } : {}) }
-    this.tokenAgent =
-      auth.kind === 'x509'
-        ? new https.Agent({ ...agentOptions, cert: auth.certificate, key: auth.key, passphrase: auth.passphrase })
-        : auth.kind === 'pfx'
-          ? new https.Agent({ ...agentOptions, pfx: auth.pfx, passphrase: auth.passphrase })
-          : ca.length
-            ? new https.Agent(agentOptions)
-            : undefined
+    this.tokenAgent = tokenAgent(auth, [this.ca, creds.ca])
   }
 
   /** How this client authenticates: client secret or client certificate (never the secret itself). */
   get authentication(): 'secret' | 'certificate' {
     return this.auth.kind === 'secret' ? 'secret' : 'certificate'
-  }
-
-  /** Release the token agent (X.509 credentials or an extra CA only). */
-  close(): void {
-    this.tokenAgent?.destroy()
   }
 
   // ---------------------------------------------------------------- catalog
@@ -274,6 +237,14 @@ export class ServiceManagerClient {
     const path = `/v1/service_instances/${requireId(id, 'instance')}`
     const res = await this.call('DELETE', path, { query: { async: opts.async ?? true }, pass: [404, 410], booking: opts.booking })
     return this.deleteResult('DELETE', path, res, id)
+  }
+
+  /** PATCH an instance's parameters and/or plan (default async=true): SM's update, a tracked operation. */
+  async updateInstance(id: string, body: UpdateInstanceBody, opts: AsyncOptions = {}): Promise<AsyncResult<SMInstance>> {
+    if (!isObj(body) || (body.parameters === undefined && body.service_plan_id === undefined)) throw invalidArgument('parameters or service_plan_id is required')
+    const path = `/v1/service_instances/${requireId(id, 'instance')}`
+    const res = await this.call('PATCH', path, { query: { async: opts.async ?? true }, body, booking: opts.booking })
+    return this.asyncResult<SMInstance>('PATCH', path, res, id)
   }
 
   /** PATCH label operations (default async=false). */
@@ -379,17 +350,6 @@ export class ServiceManagerClient {
 
   // ---------------------------------------------------------------- token
 
-  private async token(): Promise<string> {
-    const cached = this.cachedToken
-    if (cached && Date.now() < cached.refreshAt) return cached.value
-    if (!this.tokenInFlight) {
-      this.tokenInFlight = this.fetchToken().finally(() => {
-        this.tokenInFlight = undefined
-      })
-    }
-    return this.tokenInFlight
-  }
-
   /** Reads the credentials again (ClientOptions.renew); true when they changed. */
   private async renewCredentials(): Promise<boolean> {
     if (!this.renew) return false
@@ -399,48 +359,19 @@ export class ServiceManagerClient {
     return before !== this.fingerprint
   }
 
-  private dropToken(value: string): void {
-    if (this.cachedToken?.value === value) this.cachedToken = undefined
-  }
-
-  private async fetchToken(): Promise<string> {
+  /** A token from the token endpoint; its failures as TokenError (retryable for timeouts, 429 and 5xx). */
+  private async fetchToken(): Promise<Token> {
     const auth = this.auth
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: auth.clientId })
-    if (auth.kind === 'secret') form.set('client_secret', auth.clientSecret)
-    const path = '/oauth/token'
-    const fail = (description: string, status?: number, retryable?: boolean) =>
-      new ServiceManagerError({ code: 'TokenError', status, description: this.redact(description), retryable, method: 'POST', path })
-    let res: AxiosResponse
     try {
-      res = await this.http.request({
-        method: 'POST',
-        url: auth.tokenUrl,
-        data: form.toString(),
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-        httpsAgent: this.tokenAgent
-      })
+      const token = await requestToken(auth, { agent: this.tokenAgent, timeoutMs: this.timeoutMs })
+      this.secrets.add(token.value)
+      if (LOG._debug) LOG.debug('token fetched', { kind: auth.kind, expiresIn: token.expiresInSec })
+      return token
     } catch (e) {
-      const { code, message } = describeTransportError(e)
-      throw fail(`token request failed: ${code}${message ? ` (${message})` : ''}`, undefined, true)
+      if (!(e instanceof TokenRequestError)) throw e
+      const description = e.status === undefined ? `token request failed: ${e.reason}` : e.reason
+      throw new ServiceManagerError({ code: 'TokenError', status: e.status, description: this.redact(description), retryable: e.retryable, method: 'POST', path: '/oauth/token' })
     }
-    if (res.status !== 200) {
-      const parsed = parseErrorBody(res.data)
-      throw fail(
-        parsed.description ?? parsed.error ?? `token endpoint answered HTTP ${res.status}`,
-        res.status,
-        res.status >= 500 || res.status === 408 || res.status === 429
-      )
-    }
-    const data: unknown = res.data
-    const access = isObj(data) ? data.access_token : undefined
-    if (typeof access !== 'string' || !access) throw fail('token response without access_token', res.status, true)
-    this.secrets.add(access)
-    const rawTtl = isObj(data) ? Number(data.expires_in) : NaN
-    const ttlSec = Number.isFinite(rawTtl) && rawTtl > 0 ? rawTtl : 600
-    const marginSec = Math.min(300, ttlSec * 0.1)
-    this.cachedToken = { value: access, refreshAt: Date.now() + (ttlSec - marginSec) * 1000 }
-    if (LOG._debug) LOG.debug('token fetched', { kind: auth.kind, expiresIn: ttlSec })
-    return access
   }
 
   // ---------------------------------------------------------------- HTTP core
@@ -484,7 +415,7 @@ export class ServiceManagerClient {
       const settle = typeof held === 'function' ? held : undefined
       let token: string
       try {
-        token = await this.token()
+        token = await this.tokens.get()
       } catch (e) {
         settle?.({})
         // the token endpoint refused our client (a rotated secret or certificate): read the credentials again
@@ -519,7 +450,7 @@ export class ServiceManagerClient {
       if (LOG._debug) LOG.debug(`${method} ${path} -> ${res.status} (${Date.now() - started} ms)`)
       if (res.status === 401 && !refreshed) {
         refreshed = true
-        this.dropToken(token)
+        this.tokens.drop(token)
         continue
       }
       if (res.status === 401 && !renewed) {
@@ -541,7 +472,7 @@ export class ServiceManagerClient {
   private async call(method: Method, path: string, opts: CallOptions = {}): Promise<SMResponse> {
     const maxRetries = method === 'GET' ? this.getRetries : 0
     for (let attempt = 0; ; attempt++) {
-      const backoff = this.retryBaseMs * 2 ** attempt
+      const backoffMs = backoff(attempt, { baseMs: this.retryBaseMs })
       let res: SMResponse
       try {
         res = await this.exchange(method, path, opts)
@@ -551,7 +482,7 @@ export class ServiceManagerClient {
           e instanceof ServiceManagerError &&
           (e.code === 'NetworkError' || e.code === 'Timeout')
         ) {
-          await sleep(backoff, opts.signal)
+          await sleep(backoffMs, opts.signal)
           continue
         }
         throw e
@@ -559,10 +490,10 @@ export class ServiceManagerClient {
       if (res.status >= 200 && res.status < 300) return res
       if (opts.pass?.includes(res.status)) return res
       if (attempt < maxRetries) {
-        const wait = getRetryWait(res.status, res.retryAfterMs, backoff, this.maxRetryWaitMs)
+        const retryWait = getRetryWait(res.status, res.retryAfterMs, backoffMs, this.maxRetryWaitMs)
         const deadline = currentDeadline()
-        if (wait !== undefined && (deadline === undefined || Date.now() + wait <= deadline)) {
-          await sleep(wait, opts.signal)
+        if (retryWait !== undefined && (deadline === undefined || Date.now() + retryWait <= deadline)) {
+          await sleep(retryWait, opts.signal)
           continue
         }
       }
@@ -638,7 +569,6 @@ export class ServiceManagerClient {
       const items: T[] = []
       const seen = new Set<string>()
       let token: string | undefined
-      let restart = false
       for (;;) {
         const res = await this.call('GET', path, { query: { ...query, token }, pass: token ? [400, 404] : undefined })
         if (res.status === 400 || res.status === 404) {
@@ -646,7 +576,6 @@ export class ServiceManagerClient {
           const badToken = res.status === 404 || /token/i.test(`${err.code} ${err.description ?? ''}`)
           if (badToken && !restarted) {
             if (LOG._debug) LOG.debug(`${path}: paging token rejected (${res.status}), restarting listing`)
-            restart = true
             break
           }
           throw err
@@ -660,7 +589,8 @@ export class ServiceManagerClient {
         seen.add(next)
         token = next
       }
-      if (restart) restarted = true
+      // only a rejected paging token ends the page loop without returning: list once more from the start
+      restarted = true
     }
   }
 

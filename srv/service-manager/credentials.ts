@@ -1,5 +1,6 @@
 /** SM access credentials (a `service-manager` binding / service key) and how to get a token with them. */
 import { ServiceManagerError } from './errors'
+import type { ClientAuth } from '../lib/oauth'
 
 export interface SMCredentials {
   /** SM API base, e.g. https://service-manager.cfapps.eu10.hana.ondemand.com */
@@ -19,11 +20,6 @@ export interface SMCredentials {
   /** extra CA certificate (PEM) to trust at the token endpoint, e.g. a destination's trust store */
   ca?: string
 }
-
-export type TokenAuth =
-  | { kind: 'secret'; tokenUrl: string; clientId: string; clientSecret: string }
-  | { kind: 'x509'; tokenUrl: string; clientId: string; certificate: string; key: string; passphrase?: string }
-  | { kind: 'pfx'; tokenUrl: string; clientId: string; pfx: Buffer; passphrase?: string }
 
 export function stripTrailingSlashes(u: string): string {
   return u.replace(/\/+$/, '')
@@ -69,7 +65,7 @@ export function normalizeSMCredentials(raw: Record<string, unknown>): SMCredenti
  * Decide how to fetch tokens. X.509 wins when certificate and key are present (the SM X.509 key has no
  * secret); otherwise client id + secret against `url`. Throws InvalidCredentials naming missing fields only.
  */
-export function resolveTokenAuth(creds: SMCredentials): TokenAuth {
+export function resolveTokenAuth(creds: SMCredentials): ClientAuth {
   const missing = (fields: string[]) =>
     new ServiceManagerError({
       code: 'InvalidCredentials',

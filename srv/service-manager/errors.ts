@@ -1,12 +1,15 @@
 /**
- * The one place that maps Service Manager answers to errors and decides what a Retry-After means.
+ * The one place that maps Service Manager answers to errors (which statuses are retryable, and what a
+ * Retry-After means: srv/lib/retry.ts).
  *
  * The single error type raised by the Service Manager client.
  *
- * Callers (the orchestration layer, CAP's persistent queue) decide what to do from `retryable` /
- * `unrecoverable`, `status`, `code` and `retryAfterMs`. Instances never carry request headers, tokens,
+ * Callers (the orchestration layer, request handlers) decide what to do from `retryable`, `status`, `code`
+ * and `retryAfterMs`. Instances never carry request headers, tokens,
  * credentials or the raw HTTP library error, so they are safe to log and to JSON.stringify.
  */
+
+import { isRetryableStatus } from '../lib/retry'
 
 /** Codes this client produces itself; other values of `code` are the SM `error` field verbatim. */
 export type ClientErrorCode =
@@ -44,18 +47,12 @@ export interface ServiceManagerErrorInit {
   operation?: unknown
 }
 
-/** Statuses worth retrying later (by the caller): timeouts, optimistic-lock and concurrency clashes, rate limit, 5xx. */
-export function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 412 || status === 422 || status === 429
-}
 
 export class ServiceManagerError extends Error {
   readonly status: number | undefined
   readonly code: string
   readonly description: string | undefined
   readonly retryable: boolean
-  /** CAP queue convention: errors flagged unrecoverable are not retried by the queue. */
-  readonly unrecoverable: boolean
   readonly retryAfterMs: number | undefined
   readonly method: string | undefined
   /** Request path without query string. */
@@ -72,7 +69,6 @@ export class ServiceManagerError extends Error {
     this.code = init.code
     this.description = init.description
     this.retryable = init.retryable ?? (init.status !== undefined && isRetryableStatus(init.status))
-    this.unrecoverable = !this.retryable
     this.retryAfterMs = init.retryAfterMs
     this.method = init.method
     this.path = init.path
@@ -90,7 +86,6 @@ export class ServiceManagerError extends Error {
       code: this.code,
       description: this.description,
       retryable: this.retryable,
-      unrecoverable: this.unrecoverable,
       retryAfterMs: this.retryAfterMs,
       method: this.method,
       path: this.path,
@@ -149,7 +144,7 @@ const propStr = (o: Obj, name: string): string | undefined => {
   return typeof v === 'string' && v.trim() ? v : undefined
 }
 
-export interface ParsedError {
+interface ParsedError {
   error?: string
   description?: string
   brokerError?: BrokerErrorInfo
@@ -204,7 +199,7 @@ export function firstOperationError(errors: unknown): Obj | undefined {
   return undefined
 }
 
-export function parseErrorBody(data: unknown): ParsedError {
+function parseErrorBody(data: unknown): ParsedError {
   if (isObj(data)) return parseErrorDoc(data)
   if (typeof data === 'string' && data.trim()) {
     try {
@@ -245,42 +240,4 @@ export function errorFromResponse(
       description: b.description && redact(b.description)
     }
   })
-}
-
-// ------------------------------------------------------------------------------------------ Retry-After
-
-export { parseRetryAfter } from './retry-after'
-
-/**
- * How long an endpoint class pauses, for every app instance, after a 429 (rate budget): its Retry-After,
- * or `defaultRetryAfterMs` without one, at most `maxPauseMs`.
- */
-export function pauseAfter429(retryAfterMs: number | undefined, limits: { defaultRetryAfterMs: number; maxPauseMs: number }): number {
-  return Math.min(limits.maxPauseMs, Math.max(0, retryAfterMs ?? limits.defaultRetryAfterMs))
-}
-
-/**
- * Whether a GET that SM answered `status` is worth repeating inside the call, and after how long: 429 and
- * 503 after their Retry-After (else the caller's backoff), unless that is longer than `maxWaitMs` (the
- * error goes to the caller, who comes back later). Undefined: do not repeat.
- */
-export function getRetryWait(status: number, retryAfterMs: number | undefined, backoffMs: number, maxWaitMs: number): number | undefined {
-  if (status !== 429 && status !== 503) return undefined
-  const wait = retryAfterMs ?? backoffMs
-  return wait <= maxWaitMs ? wait : undefined
-}
-
-/** A 429 while polling an operation counts as "still in progress": poll again after Retry-After at the earliest. */
-export function pollWaitAfter429(pollDelayMs: number, retryAfterMs: number | undefined): number {
-  return Math.max(pollDelayMs, retryAfterMs ?? 0)
-}
-
-/**
- * When a caller that failed with `e` should try again (the reconciler's schedule): SM's Retry-After when
- * it gave one, else exponential backoff from `baseMs` (attempt 0 = baseMs) up to `maxMs`.
- */
-export function retryDelay(e: unknown, attempt: number, opts: { baseMs: number; maxMs: number }): number {
-  const backoff = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.max(0, attempt))
-  if (e instanceof ServiceManagerError && e.retryAfterMs !== undefined) return Math.max(e.retryAfterMs, 0)
-  return backoff
 }

@@ -7,29 +7,18 @@
  * 401 or the credentials' maximum age, without a restart.
  */
 import { ServiceManagerService, ServiceManagerAccessError, type SubaccountRef } from './service'
+import { filterServices, type BoundService } from '@sap/xsenv'
 import { normalizeSMCredentials, type SMCredentials } from './credentials'
-
-interface BoundService {
-  name?: string
-  label?: string
-  credentials?: Record<string, unknown>
-}
-interface Xsenv {
-  filterServices(filter: { label?: string; tag?: string }): BoundService[]
-}
-// @sap/xsenv ships no type declarations
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const xsenv = require('@sap/xsenv') as Xsenv
 
 /** The bound service of a label, if exactly one is bound (several: the configuration must say which). */
 function bound(label: string): BoundService | undefined {
-  const found = xsenv.filterServices({ label })
+  const found = filterServices({ label })
   if (found.length > 1) throw new Error(`More than one ${label} service is bound; configure cds.requires['service-manager'].subaccounts instead`)
   return found[0]
 }
 
 /** The app's own subaccount and its SM credentials, from the service-manager binding; undefined without one. */
-export function ownBinding(configured?: string): { subaccountId: string; credentials: SMCredentials } | undefined {
+function ownBinding(configured?: string): { subaccountId: string; credentials: SMCredentials } | undefined {
   const sm = bound('service-manager')
   if (!sm?.credentials) return undefined
   const uaa = bound('xsuaa')?.credentials
@@ -39,12 +28,13 @@ export function ownBinding(configured?: string): { subaccountId: string; credent
 }
 
 export class CredentialsServiceManager extends ServiceManagerService {
-  protected async credentials(sub: SubaccountRef): Promise<SMCredentials> {
+  protected credentials(sub: SubaccountRef): Promise<SMCredentials> {
     const configured = this.config.subaccounts?.[sub.subaccountId]
-    if (configured) return normalizeSMCredentials(configured as unknown as Record<string, unknown>)
+    // a key from the configuration may come in any of the shapes normalizeSMCredentials reads
+    if (configured) return Promise.resolve(normalizeSMCredentials(configured as unknown as Record<string, unknown>))
     const own = ownBinding(this.config.subaccount)
-    if (own?.subaccountId === sub.subaccountId) return own.credentials
-    throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+    if (own?.subaccountId === sub.subaccountId) return Promise.resolve(own.credentials)
+    return Promise.reject(new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId))
   }
 }
 

@@ -18,7 +18,7 @@ import type { SMCredentials } from './credentials'
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g
 
 /** The client certificate of a destination (its key store), as SM credentials fields; undefined without. */
-export function clientCertificate(d: Destination, label: string): Pick<SMCredentials, 'certificate' | 'key' | 'pfx' | 'passphrase'> | undefined {
+function clientCertificate(d: Destination, label: string): Pick<SMCredentials, 'certificate' | 'key' | 'pfx' | 'passphrase'> | undefined {
   if (!d.keyStoreName) return undefined
   const store = d.certificates?.find((c: DestinationCertificate) => c.name === d.keyStoreName)
   if (!store?.content) throw new ServiceManagerAccessError(label)

@@ -32,10 +32,12 @@ let emulator: Promise<EmbeddedEmulator> | undefined
 export function embeddedEmulator<E extends EmbeddedEmulator = EmbeddedEmulator>(): Promise<E> {
   emulator ??= (async () => {
     // a module path tsc does not follow: the emulator (development and tests only) stays out of the production build
-    const { startEmulator } = (await import(EMULATOR_MODULE)) as { startEmulator(o: EmulatorOptions): Promise<EmbeddedEmulator> }
+    const { startEmulator } = (await import(EMULATOR_MODULE)) as { startEmulator: (o: EmulatorOptions) => Promise<EmbeddedEmulator> }
     const sm = (cds.env.requires as unknown as Record<string, { emulator?: EmulatorOptions } | undefined>)['service-manager']
     const emu = await startEmulator(sm?.emulator ?? {})
     LOG.info(`Service Manager emulator listening on ${emu.url}`)
+    // cds serve awaits the promise a 'shutdown' listener returns (@sap/cds bin/serve.js)
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     cds.once('shutdown', () => emu.close())
     return emu
   })()

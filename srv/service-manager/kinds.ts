@@ -5,7 +5,7 @@
  */
 import cds from '@sap/cds'
 import type { ServiceManagerClient } from './client'
-import { ServiceManagerAccessError, type ServiceManagerConfig, type ServiceManagerService, type SubaccountRef } from './service'
+import type { ServiceManagerConfig, ServiceManagerService, SubaccountRef } from './service'
 
 export { ServiceManagerAccessError } from './service'
 export type { ServiceManagerConfig, SubaccountRef } from './service'
@@ -32,24 +32,9 @@ export async function clientFor(sub: SubaccountRef): Promise<ServiceManagerClien
 }
 
 /**
- * The client of a subaccount record (Subaccounts.ID), read in the current transaction: how request
- * handlers reach the Service Manager of the object they work on.
- */
-export async function clientForSubaccount(ID: string): Promise<ServiceManagerClient> {
-  const sub = (await SELECT.one.from('btp.provisioning.Subaccounts', ID).columns('subaccountId', 'displayName', 'destination')) as SubaccountRef | undefined
-  if (!sub) throw new ServiceManagerAccessError(ID)
-  return clientFor(sub)
-}
-
-/**
  * Extra CA certificate to trust for token endpoints of keys (the emulator's local CA); production uses the
  * system's trusted roots only.
  */
 export async function trustedCa(): Promise<string | undefined> {
   return (await smService()).trustedCa()
-}
-
-/** Forget cached clients (credentials changed, tests): the next call reads credentials again. */
-export async function resetClients(): Promise<void> {
-  if (cds.services['service-manager']) (await smService()).forget()
 }

@@ -17,6 +17,7 @@ import { budgetFor } from './budget'
 import type { SMCredentials } from './credentials'
 import { classOf, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
+import { duration } from '../lib/duration'
 
 export interface ServiceManagerConfig {
   kind: 'emulator' | 'credentials' | 'destination'
@@ -28,7 +29,7 @@ export interface ServiceManagerConfig {
   subaccounts?: Record<string, SMCredentials>
   /** kind `credentials`: the GUID of the app's own subaccount, whose SM binding is in the environment */
   subaccount?: string
-  client?: { timeoutMs?: number; pollInitialMs?: number; pollMaxMs?: number }
+  client?: { timeoutMs?: number; pollInitialMs?: number; pollMaxMs?: number; retryBaseMs?: number }
   /** the rate budget's limits (defaults: SM's documented limits), false = off; see throttle.ts */
   limits?: ThrottleLimits | false
   /** how long credentials are used before they are read again (ms or '10m'; default 10 minutes) */
@@ -51,14 +52,6 @@ export class ServiceManagerAccessError extends Error {
 const LOG = cds.log('service-manager')
 const DEFAULT_MAX_AGE_MS = 10 * 60_000
 
-function duration(v: unknown, fallback: number): number {
-  if (v === undefined || v === null || v === '') return fallback
-  if (typeof v === 'number') return v
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?$/.exec(String(v).trim())
-  if (!m) throw new Error(`Invalid cds.requires['service-manager'].credentialsMaxAge: ${String(v)}`)
-  const factor: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 }
-  return Math.round(Number(m[1]) * factor[m[2] ?? 'ms'])
-}
 
 interface Entry {
   client: ServiceManagerClient
@@ -77,18 +70,18 @@ export class ServiceManagerService extends cds.Service {
   }
 
   /** The kind's part: the SM credentials of a subaccount; `fresh` bypasses caches of the source. */
-  protected async credentials(sub: SubaccountRef, fresh: boolean): Promise<SMCredentials> {
+  protected credentials(sub: SubaccountRef, fresh: boolean): Promise<SMCredentials> {
     void fresh
-    throw new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId)
+    return Promise.reject(new ServiceManagerAccessError(sub.displayName ?? sub.subaccountId))
   }
 
   /** Extra CA certificate to trust at token endpoints (the emulator's local CA); none in production. */
-  async trustedCa(): Promise<string | undefined> {
-    return undefined
+  trustedCa(): Promise<string | undefined> {
+    return Promise.resolve(undefined)
   }
 
   get credentialsMaxAgeMs(): number {
-    return duration(this.config.credentialsMaxAge, DEFAULT_MAX_AGE_MS)
+    return duration(this.config.credentialsMaxAge, DEFAULT_MAX_AGE_MS, "cds.requires['service-manager'].credentialsMaxAge")
   }
 
   /** The client of a subaccount (token cache and rate budget included). */
@@ -109,15 +102,8 @@ export class ServiceManagerService extends cds.Service {
 
   /** Forget the clients (all, or one subaccount's): the next call reads credentials again. */
   forget(subaccountId?: string): void {
-    const drop = (p: Promise<Entry>) => void p.then(e => e.client.close(), () => undefined)
-    if (subaccountId === undefined) {
-      for (const p of this.entries.values()) drop(p)
-      this.entries.clear()
-      return
-    }
-    const p = this.entries.get(subaccountId)
-    if (p) drop(p)
-    this.entries.delete(subaccountId)
+    if (subaccountId === undefined) this.entries.clear()
+    else this.entries.delete(subaccountId)
   }
 
   private async open(sub: SubaccountRef): Promise<Entry> {

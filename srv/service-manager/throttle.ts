@@ -16,6 +16,7 @@
  * benchmarks (an hour is 60 of them). Every app instance on one database must use the same limits.
  */
 import cds from '@sap/cds'
+import { duration } from '../lib/duration'
 
 export type LevelName = 'all' | 'bindings' | 'offerings' | 'plans' | 'instanceCreates' | 'instanceUpdates'
 /** Endpoint classes: who queues behind whom, and what a 429 pauses. */
@@ -52,7 +53,7 @@ export const SM_LIMITS: Readonly<Record<LevelName, Readonly<LevelLimits>>> = Obj
   instanceUpdates: { perMinute: 600, perHour: 6000 }
 })
 
-export const LEVELS = Object.keys(SM_LIMITS) as LevelName[]
+const LEVELS = Object.keys(SM_LIMITS) as LevelName[]
 export const CLASSES: readonly ThrottleClass[] = ['bindings', 'offerings', 'plans', 'instanceCreates', 'instanceUpdates', 'other']
 
 /** The endpoint class of a call (its most specific level; `other` for calls only `all` counts). */
@@ -88,20 +89,14 @@ export interface ResolvedLimits {
 function count(v: unknown, what: string): number | undefined {
   if (v === undefined || v === null || v === false) return undefined
   const n = typeof v === 'string' && v.trim() ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 1) throw new Error(`Invalid Service Manager limit ${what}: ${String(v)}`)
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 1) throw new Error(`Invalid Service Manager limit ${what}: ${JSON.stringify(v)}`)
   return Math.floor(n)
 }
 
-function duration(v: unknown, fallback: number, what: string): number {
-  if (v === undefined || v === null) return fallback
-  const n = typeof v === 'string' && v.trim() ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new Error(`Invalid Service Manager limits.${what}: ${String(v)}`)
-  return n
-}
 
 /** Merges a `limits` configuration over SM_LIMITS. */
 export function resolveLimits(cfg: ThrottleLimits = {}): ResolvedLimits {
-  const minute = duration(cfg.minuteMs, 60_000, 'minuteMs')
+  const minute = duration(cfg.minuteMs, 60_000, 'Service Manager limits.minuteMs')
   if (minute <= 0) throw new Error('Invalid Service Manager limits.minuteMs: must be > 0')
   const windows = {} as Record<LevelName, WindowSpec[]>
   for (const level of LEVELS) {
@@ -116,10 +111,10 @@ export function resolveLimits(cfg: ThrottleLimits = {}): ResolvedLimits {
   }
   return {
     windows,
-    defaultRetryAfterMs: duration(cfg.defaultRetryAfterMs, 1000, 'defaultRetryAfterMs'),
-    maxPauseMs: duration(cfg.maxPauseMs, 10 * 60_000, 'maxPauseMs'),
-    inFlightCapMs: duration(cfg.inFlightCapMs, 120_000, 'inFlightCapMs'),
-    pollMs: Math.max(1, duration(cfg.pollMs, 200, 'pollMs'))
+    defaultRetryAfterMs: duration(cfg.defaultRetryAfterMs, 1000, 'Service Manager limits.defaultRetryAfterMs'),
+    maxPauseMs: duration(cfg.maxPauseMs, 10 * 60_000, 'Service Manager limits.maxPauseMs'),
+    inFlightCapMs: duration(cfg.inFlightCapMs, 120_000, 'Service Manager limits.inFlightCapMs'),
+    pollMs: Math.max(1, duration(cfg.pollMs, 200, 'Service Manager limits.pollMs'))
   }
 }
 

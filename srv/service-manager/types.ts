@@ -4,14 +4,12 @@ import type { SMCredentials } from './credentials'
 
 export type SMLabels = Record<string, string[]>
 
-/** `in progress` has a space; `pending` is treated like `in progress`. */
-export type SMOperationState = 'in progress' | 'pending' | 'succeeded' | 'failed'
-
 export interface SMOperation {
   id: string
   /** create | update | delete — hosted SM uses upper case; compare case-insensitively. */
   type: string
-  state: SMOperationState | string
+  /** `in progress` (with a space), `pending` (treated like it), `succeeded`, `failed`; compare case-insensitively */
+  state: string
   description?: string
   resource_id?: string
   resource_type?: string
@@ -140,6 +138,12 @@ export interface CreateInstanceBody {
   service_plan_name?: string
   parameters?: Record<string, unknown>
   labels?: SMLabels
+}
+
+/** What an instance update may change (SM's PATCH /v1/service_instances/{id}). */
+export interface UpdateInstanceBody {
+  service_plan_id?: string
+  parameters?: Record<string, unknown>
 }
 
 export interface CreateBindingBody {

@@ -1,12 +1,11 @@
 import cds from '@sap/cds'
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Emulator } from '../../emulator'
-import { embeddedEmulator } from '../../srv/service-manager/kinds'
 import { ServiceManagerError } from '../../srv/service-manager/errors'
-import { parseRetryAfter } from '../../srv/service-manager/retry-after'
+import { parseRetryAfter } from '../../srv/lib/retry'
 import { rateLimitAnswer } from '../../srv/lib/sm-rate-limit'
-import { API, PLANS, SUB1, as, settle, stateIs, users, waitFor, type Client } from '../helpers'
+import { API, PLANS, SUB1, settle, stateIs, users, waitFor } from '../helpers'
+import { useApp } from '../support/app'
 
 /**
  * Hostile input, table-driven: every case is refused with its status and a message code of
@@ -14,8 +13,7 @@ import { API, PLANS, SUB1, as, settle, stateIs, users, waitFor, type Client } fr
  * changed.
  */
 
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..', '..'))
+const { app, admin, emu } = useApp()
 
 const OWN_CODES = new Set(
   fs
@@ -28,14 +26,10 @@ const UNKNOWN = '7e57c0de-0000-4000-8000-00000000dead'
 const TEMPLATE = '6a1e2d3c-0001-4a5b-8c7d-000000000002'
 const TABLES = ['Subaccounts', 'ServiceInstances', 'ServiceKeys', 'Registrations', 'Certificates', 'Templates', 'Findings', 'Operations']
 
-let emu: Emulator
-let admin: Client
 let instance: { ID: string; name: string }
 let key: { ID: string; name: string }
 
 beforeAll(async () => {
-  emu = await embeddedEmulator()
-  admin = as(app.axios, 'admin')
   const created = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'hostile-base' })
   instance = await waitFor(admin, `${API}/ServiceInstances(${created.data.ID})`, stateIs('Ready'))
   const k = await admin.post(`${API}/ServiceKeys`, { instance_ID: instance.ID, name: 'hostile-key' })
@@ -345,7 +339,7 @@ const unknownIds: Case[] = [
 
 const newInstance = (extra: Record<string, unknown>) => ({ subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'hostile-new', ...extra })
 const newKey = (extra: Record<string, unknown>) => () => ({ instance_ID: instance.ID, name: 'hostile-new-key', ...extra })
-const lazy = (c: Omit<Case, 'body'> & { body: () => unknown }): Case => c as unknown as Case
+const lazy = (c: Omit<Case, 'body'> & { body: () => unknown }): Case => c
 
 const references: Case[] = [
   { name: 'instance with subaccount_ID "abc"', method: 'POST', url: 'ServiceInstances', body: newInstance({ subaccount_ID: 'abc' }), status: 400, code: 'REFERENCE_INVALID' },
@@ -420,6 +414,11 @@ const parameters: Case[] = [
   lazy({ name: 'key parameters with a password', method: 'POST', url: 'ServiceKeys', body: newKey({ parameters: { xsuaa: { password: 'p' } } }), status: 400, code: 'PARAMETERS_SECRET' }),
   lazy({ name: 'key parameters with a SECRET as text', method: 'POST', url: 'ServiceKeys', body: newKey({ parameters: '{"SECRET":"p"}' }), status: 400, code: 'PARAMETERS_SECRET' }),
   lazy({ name: 'key parameters with privateKey', method: 'POST', url: 'ServiceKeys', body: newKey({ credentialType: 'x509', parameters: { privateKey: 'p' } }), status: 400, code: 'PARAMETERS_SECRET' }),
+  { name: 'instance parametersText 33 deep', method: 'POST', url: 'ServiceInstances', body: newInstance({ parametersText: nestText(33) }), status: 400, code: 'PARAMETERS_TOO_DEEP' },
+  { name: 'instance parametersText with a password', method: 'POST', url: 'ServiceInstances', body: newInstance({ parametersText: '{"Password":"p"}' }), status: 400, code: 'PARAMETERS_SECRET' },
+  { name: 'instance parametersText that is a list', method: 'POST', url: 'ServiceInstances', body: newInstance({ parametersText: '[1]' }), status: 400, code: 'PARAMETERS_NOT_OBJECT' },
+  { name: 'instance parameters and parametersText both', method: 'POST', url: 'ServiceInstances', body: newInstance({ parameters: { a: 1 }, parametersText: '{"a":2}' }), status: 400, code: 'PARAMETERS_TWICE' },
+  lazy({ name: 'key parametersText of 70 KB', method: 'POST', url: 'ServiceKeys', body: newKey({ parametersText: JSON.stringify(big(70 * 1024)) }), status: 400, code: 'PARAMETERS_TOO_LARGE' }),
   lazy({ name: 'key parameters 40 deep', method: 'POST', url: 'ServiceKeys', body: newKey({ parameters: nest(40) }), status: 400, code: 'PARAMETERS_TOO_DEEP' }),
   lazy({ name: 'key parameters of 70 KB', method: 'POST', url: 'ServiceKeys', body: newKey({ parameters: big(70 * 1024) }), status: 400, code: 'PARAMETERS_TOO_LARGE' }),
   { name: 'template parameters with a client_secret', method: 'POST', url: 'Templates', body: { name: 't', offeringName: 'xsuaa', planName: 'application', parameters: { client_secret: 'x' } }, status: 400, code: 'PARAMETERS_SECRET' },
@@ -536,23 +535,38 @@ describe('regressions', () => {
     expect(res.status).toBe(200)
   })
 
-  test('the Fiori apps\' multipart $batch create still works', async () => {
+  test('the Fiori apps\' multipart $batch create still works, the form\'s parametersText taken as the parameters', async () => {
     const res = await post(
       '$batch',
-      multipart('POST', 'ServiceInstances', JSON.stringify(newInstance({ name: 'hostile-batch-ok', parameters: '{"xsappname":"b"}' })), true),
+      multipart('POST', 'ServiceInstances', JSON.stringify(newInstance({ name: 'hostile-batch-ok', parametersText: '{"xsappname":"b"}' })), true),
       'multipart/mixed; boundary=batch_1'
     )
     expect(res.status).toBe(200)
     expect(res.data.responses.map((r: { status: number }) => r.status)).toEqual([201])
+    const read = await admin.get(`${API}/ServiceInstances?$filter=${encodeURIComponent("name eq 'hostile-batch-ok'")}&$select=parametersText`)
+    expect(read.data.value[0].parametersText).toBe(JSON.stringify({ xsappname: 'b' }, null, 2))
+  })
+
+  test('a secret in the form\'s parametersText inside a multipart $batch is refused', async () => {
+    const res = await post(
+      '$batch',
+      multipart('POST', 'ServiceInstances', JSON.stringify(newInstance({ name: 'hostile-batch-secret', parametersText: '{"oauth":{"clientSecret":"s"}}' })), true),
+      'multipart/mixed; boundary=batch_1'
+    )
+    expect([res.status, errorOf(res.data)?.code]).toEqual([400, 'PARAMETERS_SECRET'])
+    const read = await admin.get(`${API}/ServiceInstances?$filter=${encodeURIComponent("name eq 'hostile-batch-secret'")}`)
+    expect(read.data.value).toEqual([])
   })
 })
 
 describe('parameters as a JSON object', () => {
-  test('an object is accepted, stored as its JSON text and sent to Service Manager as an object', async () => {
+  test('an object is accepted, read back as the object (and as text for forms) and sent to Service Manager as an object', async () => {
     const parameters = { xsappname: 'hostile-obj', 'hide-secret': true, oauth2: { 'redirect-uris': ['https://x'] } }
     const res = await admin.post(`${API}/ServiceInstances`, newInstance({ name: 'hostile-obj', parameters }))
     expect(res.status).toBe(201)
-    expect(JSON.parse(res.data.parameters)).toEqual(parameters)
+    const read = await admin.get(`${API}/ServiceInstances(${res.data.ID})`)
+    expect(read.data.parameters).toEqual(parameters)
+    expect(JSON.parse(read.data.parametersText)).toEqual(parameters)
     await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready'))
     const sent = emu.calls.find(c => c.method === 'POST' && c.path === '/v1/service_instances' && c.body?.name === 'hostile-obj')
     // (the emulator's record masks values under names that look secret)

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { postgresDatabase } from '../fixtures/postgres'
 import { startJwtIssuer, type JwtIssuer } from '../fixtures/jwt-issuer'
 import { EmulatorProcess, stopAll } from '../resilience/support'
+import { eventually } from '../support/eventually'
 import { DEV_SUBACCOUNT_1_ID, DEV_SUBACCOUNT_2_ID, DEV_TENANT_1_CLIENT_ID, DEV_TENANT_1_CLIENT_SECRET, DEV_TENANT_2_CLIENT_ID, DEV_TENANT_2_CLIENT_SECRET } from '../../emulator/catalog'
 import {
   NODE_LINE,
@@ -175,15 +176,14 @@ const tokenFor = async (roles: string[], subaccounts?: string[]) =>
     ...(subaccounts ? { 'xs.user.attributes': { Subaccount: subaccounts } } : {})
   })}`
 
-async function waitFor(p: string, auth: string, done: (a: Answer) => boolean, what: string, timeoutMs = 30_000): Promise<Answer> {
-  const until = Date.now() + timeoutMs
-  let last: Answer | undefined
-  while (Date.now() < until) {
-    last = await call('GET', p, auth)
-    if (done(last)) return last
-    await new Promise(r => setTimeout(r, 200))
-  }
-  throw new Error(`${what}: timed out; last answer ${last?.status} ${last?.text.slice(0, 600)}\n${server?.output().slice(-3000)}`)
+function waitFor(p: string, auth: string, done: (a: Answer) => boolean, what: string, timeoutMs = 30_000): Promise<Answer> {
+  return eventually(() => call('GET', p, auth), {
+    what,
+    until: done,
+    show: last => `${last.status} ${last.text.slice(0, 600)}\n${server?.output().slice(-3000)}`,
+    timeout: timeoutMs,
+    interval: 200
+  })
 }
 
 const stateIs = (...states: string[]) => (a: Answer) => a.status === 200 && states.includes(a.data?.state_code)
@@ -371,9 +371,14 @@ describe('the built server on Node 22, NODE_ENV=production, PostgreSQL', () => {
       const health = await waitFor('/health', admin, a => a.data?.status === 'DEGRADED', '/health DEGRADED', 30_000)
       expect(health.status).toBe(200)
       expect(health.data.auditLog.deadLetters).toBeGreaterThan(0)
-      const until = Date.now() + 10_000
-      while (Date.now() < until && !(fs.existsSync(messagesFile) && fs.readFileSync(messagesFile, 'utf8').includes('btp.provisioning.AuditLogDegraded'))) await new Promise(r => setTimeout(r, 200))
-      expect(fs.readFileSync(messagesFile, 'utf8')).toContain('btp.provisioning.AuditLogDegraded')
+      const messages = await eventually(() => (fs.existsSync(messagesFile) ? fs.readFileSync(messagesFile, 'utf8') : ''), {
+        what: 'the AuditLogDegraded event in the message broker file',
+        until: text => text.includes('btp.provisioning.AuditLogDegraded'),
+        show: text => text.slice(-600),
+        timeout: 10_000,
+        interval: 200
+      })
+      expect(messages).toContain('btp.provisioning.AuditLogDegraded')
     } finally {
       audit.setRefusing(false)
     }
@@ -382,12 +387,11 @@ describe('the built server on Node 22, NODE_ENV=production, PostgreSQL', () => {
   test('a refused reveal reaches the audit log as a security event once it takes records again', async () => {
     const before = audit.records.length
     expect((await call('POST', `${API}/ServiceKeys(${keyId})/revealCredentials`, viewer, {})).status).toBe(403)
-    const until = Date.now() + 15_000
-    let event: unknown
-    while (Date.now() < until && !event) {
-      event = audit.records.slice(before).find(r => r.kind === 'security-events')
-      await new Promise(r => setTimeout(r, 200))
-    }
+    const event = await eventually(() => audit.records.slice(before).find(r => r.kind === 'security-events'), {
+      what: 'a security event in the audit log',
+      timeout: 15_000,
+      interval: 200
+    })
     expect(JSON.stringify(event)).toContain('revealCredentials')
     expect(JSON.stringify(event)).toContain(keyId)
   })

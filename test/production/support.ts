@@ -7,16 +7,15 @@
  * Installs are cached under node_modules/.cache/skm-rehearsal (not committed), keyed by what they install:
  * a fresh clone installs once, later runs reuse them.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import https from 'node:https'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { selfSignedFor127 } from '../fixtures/jwt-issuer'
+import { CDS_LISTENING, childEnv, freePort, onLoopback, run as runToEnd, start, type Proc } from '../support/process'
 
 export const ROOT = path.resolve(__dirname, '..', '..')
 export const OUT = path.join(ROOT, 'test-output', 'production')
@@ -24,32 +23,15 @@ const CACHE = path.join(ROOT, 'node_modules', '.cache', 'skm-rehearsal')
 /** the Node.js line production runs on (package.json engines, mta.yaml's buildpack picks it from there) */
 export const NODE_LINE = '22'
 
-const execFileAsync = promisify(execFile)
+const LEAKS = new Set(['NODE_ENV', 'JEST_WORKER_ID', 'NODE_OPTIONS'])
 
 /** The environment of a child process: no jest, cds or TypeScript settings of this process leak into it. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }
-  for (const k of Object.keys(env)) if (/^cds[._]/i.test(k) || k === 'NODE_ENV' || k === 'JEST_WORKER_ID' || k === 'NODE_OPTIONS') delete env[k]
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k]
-    else env[k] = v
-  }
-  return env
+  return childEnv(extra, k => /^cds[._]/i.test(k) || LEAKS.has(k))
 }
 
-export async function run(command: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) {
-  try {
-    const { stdout, stderr } = await execFileAsync(command, args, {
-      cwd: opts.cwd,
-      env: opts.env ?? cleanEnv(),
-      timeout: opts.timeoutMs ?? 300_000,
-      maxBuffer: 64 * 1024 * 1024
-    })
-    return stdout + stderr
-  } catch (e) {
-    const err = e as Error & { stdout?: string; stderr?: string }
-    throw new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${`${err.stdout ?? ''}${err.stderr ?? ''}`.split('\n').slice(-40).join('\n')}`)
-  }
+export function run(command: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) {
+  return runToEnd(command, args, { ...opts, env: opts.env ?? cleanEnv() })
 }
 
 // ---- the build --------------------------------------------------------------------------------------------
@@ -113,19 +95,27 @@ function npmCli(): string {
  * build copied, run on Node 22 with `--engine-strict`, so a production dependency whose engines exclude
  * Node 22 fails the install. Cached by the lockfile and package.json; linked as gen/srv/node_modules.
  */
-export async function installProductionDependencies(genSrv: string, node: string): Promise<string> {
-  const pkg = fs.readFileSync(path.join(genSrv, 'package.json'))
-  const lock = fs.readFileSync(path.join(genSrv, 'package-lock.json'))
-  const dir = await cachedInstall(`prod-${sha(pkg, lock, NODE_LINE)}`, async tmp => {
+export function installProductionDependencies(genSrv: string, node: string): Promise<string> {
+  return installFromLockfile('prod', genSrv, node)
+}
+
+/**
+ * `npm ci --omit=dev --engine-strict` of the package in `dir` with `node`, into the cache (keyed by its
+ * package.json and lockfile), linked as `dir`/node_modules. Answers the cached node_modules.
+ */
+async function installFromLockfile(name: string, dir: string, node: string): Promise<string> {
+  const pkg = fs.readFileSync(path.join(dir, 'package.json'))
+  const lock = fs.readFileSync(path.join(dir, 'package-lock.json'))
+  const cached = await cachedInstall(`${name}-${sha(pkg, lock, NODE_LINE)}`, async tmp => {
     fs.writeFileSync(path.join(tmp, 'package.json'), pkg)
     fs.writeFileSync(path.join(tmp, 'package-lock.json'), lock)
     const env = cleanEnv({ PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` })
     await run(node, [npmCli(), 'ci', '--omit=dev', '--engine-strict', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tmp, env, timeoutMs: 400_000 })
   })
-  const modules = path.join(genSrv, 'node_modules')
+  const modules = path.join(dir, 'node_modules')
   fs.rmSync(modules, { recursive: true, force: true })
-  fs.symlinkSync(path.join(dir, 'node_modules'), modules, 'dir')
-  return path.join(dir, 'node_modules')
+  fs.symlinkSync(path.join(cached, 'node_modules'), modules, 'dir')
+  return path.join(cached, 'node_modules')
 }
 
 // ---- the built server as a process -----------------------------------------------------------------------
@@ -143,7 +133,8 @@ export interface ServerProcess {
 export async function startServer(node: string, genSrv: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServerProcess> {
   const cdsPkg = path.join(genSrv, 'node_modules', '@sap', 'cds')
   const serve = path.join(cdsPkg, (JSON.parse(fs.readFileSync(path.join(cdsPkg, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['cds-serve'])
-  return startProcess('server', node, [serve], genSrv, env, /server listening on \{ url: '?(http:\/\/[^'"\s]+)/, timeoutMs)
+  const { proc, match, startMs } = await start({ name: 'server', command: node, args: [serve], cwd: genSrv, env, ready: CDS_LISTENING, timeoutMs, logFile: path.join(OUT, 'server.log') })
+  return serverProcess(proc, onLoopback(match[1]), startMs)
 }
 
 /**
@@ -151,75 +142,23 @@ export async function startServer(node: string, genSrv: string, env: NodeJS.Proc
  * with Node 22 in a copy of app/router; resolves once it listens.
  */
 export async function startApprouter(node: string, routerDir: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServerProcess> {
-  const pkg = fs.readFileSync(path.join(routerDir, 'package.json'))
-  const lock = fs.readFileSync(path.join(routerDir, 'package-lock.json'))
-  const dir = await cachedInstall(`router-${sha(pkg, lock, NODE_LINE)}`, async tmp => {
-    fs.writeFileSync(path.join(tmp, 'package.json'), pkg)
-    fs.writeFileSync(path.join(tmp, 'package-lock.json'), lock)
-    const installEnv = cleanEnv({ PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` })
-    await run(node, [npmCli(), 'ci', '--omit=dev', '--engine-strict', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: tmp, env: installEnv, timeoutMs: 400_000 })
-  })
-  fs.rmSync(path.join(routerDir, 'node_modules'), { recursive: true, force: true })
-  fs.symlinkSync(path.join(dir, 'node_modules'), path.join(routerDir, 'node_modules'), 'dir')
+  await installFromLockfile('router', routerDir, node)
   const main = path.join(routerDir, 'node_modules', '@sap', 'approuter', 'approuter.js')
   const port = String(await freePort())
-  const proc = await startProcess('approuter', node, [main], routerDir, { ...env, PORT: port }, /Application router is listening on port: (\d+)/, timeoutMs)
-  return { ...proc, url: `http://127.0.0.1:${port}` }
+  const { proc, startMs } = await start({
+    name: 'approuter',
+    command: node,
+    args: [main],
+    cwd: routerDir,
+    env: { ...env, PORT: port },
+    ready: /Application router is listening on port: (\d+)/,
+    timeoutMs,
+    logFile: path.join(OUT, 'approuter.log')
+  })
+  return serverProcess(proc, `http://127.0.0.1:${port}`, startMs)
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
-async function startProcess(name: string, node: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs: number): Promise<ServerProcess> {
-  fs.mkdirSync(OUT, { recursive: true })
-  const log = fs.createWriteStream(path.join(OUT, `${name}.log`))
-  const started = Date.now()
-  const child = spawn(node, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString()
-    log.write(chunk)
-  }
-  child.stdout!.on('data', onData)
-  child.stderr!.on('data', onData)
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    }
-    log.end()
-  }
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not listen within ${timeoutMs} ms:\n${out.slice(-4000)}`)), timeoutMs)
-    const check = () => {
-      const m = ready.exec(out)
-      if (!m) return
-      clearTimeout(timer)
-      resolve(m[1].replace('localhost', '127.0.0.1'))
-    }
-    child.stdout!.on('data', check)
-    child.stderr!.on('data', check)
-    void exited.then(() => {
-      clearTimeout(timer)
-      reject(new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before it listened:\n${out.slice(-4000)}`))
-    })
-  }).catch(async e => {
-    await stop()
-    throw e
-  })
-  return { child, url, output: () => out, startMs: Date.now() - started, stop }
-}
+const serverProcess = (proc: Proc, url: string, startMs: number): ServerProcess => ({ child: proc.child, url, output: proc.output, startMs, stop: () => proc.stop() })
 
 /** Resident set size of a process in MB (Linux). */
 export function rssMb(pid: number): number {

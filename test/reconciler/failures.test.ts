@@ -3,34 +3,25 @@
  * never stuck; a rotation whose successor does not work stops and keeps the old key and its registrations; a
  * rotation whose successor works hands the registrations over and retires the old key after the overlap.
  */
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../../emulator'
 import type { ServiceManagerClient as Client_ } from '../../srv/service-manager/client'
-import { API, PLANS, SUB1, as, settle, stateIs, waitFor, type Client } from '../helpers'
+import { API, PLANS, SUB1, quietFor, stateIs, waitFor } from '../helpers'
+import { useApp } from '../support/app'
 
 // set before anything loads the app's modules (imports of srv/ are dynamic below), so cds.env sees it
 process.env.CDS_CONFIG = JSON.stringify({
   provisioning: { pollInitial: '50ms', pollMax: '300ms', retryMax: '200ms', maxUnexpectedErrors: 3, rotationOverlap: '1500ms' }
 })
-afterAll(() => settle(admin))
-const app = cds.test(path.join(__dirname, '..', '..'))
+const { admin, emu } = useApp()
 afterAll(() => delete process.env.CDS_CONFIG)
 
-let admin: Client
-let emu: Emulator
 let ServiceManagerClient: typeof Client_
 
 beforeAll(async () => {
-  admin = as(app.axios, 'admin')
   ;({ ServiceManagerClient } = await import('../../srv/service-manager/client'))
-  const { embeddedEmulator } = await import('../../srv/service-manager/kinds')
-  emu = await embeddedEmulator<Emulator>()
 })
 
 afterEach(() => {
   jest.restoreAllMocks()
-  emu.clearFaults()
 })
 
 /** Objects that are not final for their generation and have neither a live lease nor a scheduled attempt. */
@@ -114,14 +105,16 @@ describe('rotation', () => {
     emu.addFault({ method: 'POST', path: '/oauth/token', status: 401, body: { error: 'invalid_client', error_description: 'Bad credentials' } })
     const rotated = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
     expect(rotated.status).toBe(200)
-    const successor = await waitFor(admin, `${API}/ServiceKeys(${rotated.data.ID})`, stateIs('Ready', 'Failed'))
-    expect(successor).toMatchObject({ state_code: 'Ready', verification_code: 'failed' })
-    expect(successor.lastError).toMatch(/^The rotation stopped: the new key does not work/)
+    // the rotation stops: the successor is deleted again
+    const successor = await waitFor(admin, `${API}/ServiceKeys(${rotated.data.ID})`, stateIs('Ready', 'Deleted'))
+    expect(successor).toMatchObject({ state_code: 'Deleted', desired: 'absent', verification_code: 'failed' })
+    expect(emu.bindings().some(b => b.id === successor.smId)).toBe(false)
 
     // longer than the overlap: nothing moved, nothing retired
-    await new Promise(r => setTimeout(r, 2000))
+    await quietFor(2000)
     const after = (await admin.get(`${API}/ServiceKeys(${old.ID})`)).data
-    expect(after).toMatchObject({ state_code: 'Ready', retireAt: null })
+    expect(after).toMatchObject({ state_code: 'Ready', retireAt: null, rotatedTo_ID: null })
+    expect(after.rotationError).toMatch(/^The rotation stopped: the new key does not work/)
     expect((await admin.get(`${API}/Registrations(${reg.data.ID})`)).data).toMatchObject({ serviceKey_ID: old.ID, status: 'Active' })
     expect(emu.bindings().some(b => b.id === old.smId)).toBe(true)
   })
@@ -167,7 +160,7 @@ describe('rotation', () => {
     expect(gone.state_code).toBe('Deleted')
     const op = (await admin.get(`${API}/Operations(${gone.lastOperation_ID})`)).data
     expect(op).toMatchObject({ type: 'delete', state_code: 'succeeded' })
-    await new Promise(r => setTimeout(r, 2000)) // past the overlap: the retirement finds nothing left to do
+    await quietFor(2000) // past the overlap: the retirement finds nothing left to do
     expect((await admin.get(`${API}/ServiceKeys(${old.ID})`)).data).toMatchObject({ state_code: 'Deleted', lastOperation_ID: gone.lastOperation_ID })
   })
 })

@@ -100,7 +100,7 @@ test(`${KILLS} SIGKILLs at random moments of the race workload: every object con
   const state = await emu.state({ calls: false })
   const record = (o: { id: string; labels?: Record<string, string[]> }) => ({ id: o.id, record: o.labels?.skm_id?.[0] })
   const problems = await violations(api, runs, { instances: state.instances.map(record), bindings: state.bindings.map(record) })
-  if (problems.length) console.log(`seed ${SEED}:\n${problems.join('\n')}\n${runs.map(r => `${r.name} ${r.pair}: ${r.log.join('; ')}`).join('\n')}`)
+  if (problems.length) console.log(`seed ${SEED}:\n${problems.join('\n')}\n${runs.map(r => `${r.name} ${r.pair.join('/')}: ${r.log.join('; ')}`).join('\n')}`)
   expect(problems).toEqual([])
   console.log(
     `kill suite: ${KILLS} kills, ${COUNT} interleavings, restarts ${Math.min(...restartsMs)}-${Math.max(...restartsMs)} ms, settled ${settleMs} ms after the workload`

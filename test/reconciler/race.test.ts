@@ -5,10 +5,8 @@
  *
  * RACE_SEED replays a run (the seed is printed); RACE_INTERLEAVINGS makes a larger run (default 200).
  */
-import cds from '@sap/cds'
-import path from 'node:path'
-import type { Emulator } from '../../emulator'
-import { API, as } from '../helpers'
+import { API, quietFor } from '../helpers'
+import { useApp } from '../support/app'
 import { Interleaving, PAIRS, plan, runAll, seedFrom, settled, violations, type Api } from './workload'
 
 // set before anything loads the app's modules (srv/ is imported dynamically below), so cds.env sees it
@@ -16,7 +14,7 @@ process.env.CDS_CONFIG = JSON.stringify({
   requires: { 'service-manager': { emulator: { operationMs: 100, operationMaxMs: 1000 }, limits: false } },
   provisioning: { pollInitial: '100ms', pollMax: '500ms', retryMax: '1s', rotationOverlap: '300ms' }
 })
-const app = cds.test(path.join(__dirname, '..', '..'))
+const { admin, emu } = useApp()
 afterAll(() => delete process.env.CDS_CONFIG)
 
 const SEED = seedFrom(process.env.RACE_SEED)
@@ -26,7 +24,6 @@ jest.setTimeout(240_000)
 
 test(`${COUNT} random interleavings of every pair of user requests end as the last intent says (seed ${SEED})`, async () => {
   console.log(`race suite: seed ${SEED}, ${COUNT} interleavings (replay with RACE_SEED=${SEED})`)
-  const admin = as(app.axios, 'admin')
   const api: Api = { get: p => admin.get(`${API}${p}`), post: (p, b) => admin.post(`${API}${p}`, b), delete: p => admin.delete(`${API}${p}`) }
   const runs = plan(COUNT, SEED, 1200).map((p, n) => new Interleaving(`race${n}`, p.pair, p.offsets, api))
   expect(new Set(runs.map(r => r.pair.join('/'))).size).toBe(Math.min(COUNT, PAIRS.length))
@@ -43,7 +40,7 @@ test(`${COUNT} random interleavings of every pair of user requests end as the la
           .where`(state_code in ('Creating', 'Deleting') or generation <> observedGeneration) and reconcileAt is null and (leaseUntil is null or leaseUntil < ${now})`
         strandedSeen.push(...rows.map((r: { ID: string; state_code: string }) => `${entity} ${r.ID} ${r.state_code}`))
       }
-      await new Promise(r => setTimeout(r, 250))
+      await quietFor(250)
     }
   })()
   expect(await runAll(runs, 25)).toEqual([])
@@ -52,11 +49,9 @@ test(`${COUNT} random interleavings of every pair of user requests end as the la
   await sampler
   expect(strandedSeen).toEqual([])
 
-  const { embeddedEmulator } = await import('../../srv/service-manager/kinds')
-  const emu = await embeddedEmulator<Emulator>()
   const record = (o: { id: string; labels?: Record<string, string[]> }) => ({ id: o.id, record: o.labels?.skm_id?.[0] })
   const problems = await violations(api, runs, { instances: emu.instances().map(record), bindings: emu.bindings().map(record) })
-  if (problems.length) console.log(`seed ${SEED}:\n${problems.join('\n')}\n${runs.map(r => `${r.name} ${r.pair} ${r.offsets}: ${r.log.join('; ')}`).join('\n')}`)
+  if (problems.length) console.log(`seed ${SEED}:\n${problems.join('\n')}\n${runs.map(r => `${r.name} ${r.pair.join('/')} ${r.offsets.join('/')}: ${r.log.join('; ')}`).join('\n')}`)
   expect(problems).toEqual([])
 
   // the workload did race: deletes met creates still running, and some rotations were accepted

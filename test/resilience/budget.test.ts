@@ -8,65 +8,38 @@
  *
  * PostgreSQL comes from scripts/ensure-postgres.sh (see multi-instance.test.ts); this suite never skips.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
 import type { RecordedCall } from '../../emulator/types'
 import { classOf } from '../../srv/service-manager/throttle'
-import { PLANS, SUB1 } from '../helpers'
-import { postgresDatabase } from '../fixtures/postgres'
-import { AppProcess, EmulatorProcess, LOG_DIR, deploy, sleep, stopAll, stateIs, type AppConfig } from './support'
+import { PLANS, SUB1, quietFor } from '../helpers'
+import { peakPerWindow } from '../support/windows'
+import { stateIs } from './support'
+import { useTwoApps } from './apps'
 
 const COUNT = 24
 const MINUTE_MS = 2000
 const LIMITS = { all: 40, instanceCreates: 5, bindings: 10 }
-const DATABASE = `skm_budget_apps_${process.pid}`
-const pg = postgresDatabase(DATABASE)
-
-let emu: EmulatorProcess
-let apps: AppProcess[] = []
 
 jest.setTimeout(180_000)
 
-beforeAll(async () => {
-  await pg.create()
-  emu = await EmulatorProcess.start('budget-emulator', {
+const { apps, emu, keepCalls } = useTwoApps('budget', {
+  emulator: {
     operationMs: 300,
     // every answer comes 40 ms late: a call counts until its answer arrived
     latencyMs: 40,
     rateLimit: { windowMs: MINUTE_MS, perMinute: LIMITS.all, instanceCreatesPerMinute: LIMITS.instanceCreates, bindingsPerMinute: LIMITS.bindings }
-  })
-  const cfg: AppConfig = {
-    db: { kind: 'postgres', credentials: pg.credentials, pool: { max: 20, acquireTimeoutMillis: 30_000 } },
-    emulator: emu,
-    serviceManager: {
-      limits: {
-        minuteMs: MINUTE_MS,
-        all: { perMinute: LIMITS.all },
-        instanceCreates: { perMinute: LIMITS.instanceCreates },
-        bindings: { perMinute: LIMITS.bindings }
-      }
-    },
-    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' }
+  },
+  serviceManager: {
+    limits: {
+      minuteMs: MINUTE_MS,
+      all: { perMinute: LIMITS.all },
+      instanceCreates: { perMinute: LIMITS.instanceCreates },
+      bindings: { perMinute: LIMITS.bindings }
+    }
   }
-  await deploy(cfg)
-  apps = await Promise.all([AppProcess.start('budget-app-1', cfg), AppProcess.start('budget-app-2', cfg)])
-}, 15 * 60_000)
-
-afterAll(async () => {
-  await stopAll()
-  await pg.drop()
-}, 60_000)
+})
 
 /** The most calls that arrived within one window, sliding over their arrival times. */
-function peak(calls: RecordedCall[]): number {
-  const times = calls.map(c => c.at).sort((a, b) => a - b)
-  let most = 0
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i] - times[j] >= MINUTE_MS) j++
-    most = Math.max(most, i - j + 1)
-  }
-  return most
-}
+const peak = (calls: RecordedCall[]) => peakPerWindow(calls.map(c => c.at), MINUTE_MS)
 
 describe('two app processes, one SM rate budget', () => {
   test(`${COUNT} instances with a key each over both processes: all Ready, SM never sees more than its limits`, async () => {
@@ -89,11 +62,10 @@ describe('two app processes, one SM rate budget', () => {
       expect([key.state_code, key.lastError]).toEqual(['Ready', null])
     }
     const tookMs = Date.now() - started
-    await sleep(200)
+    await quietFor(200)
 
     const state = await emu.state()
-    mkdirSync(LOG_DIR, { recursive: true })
-    writeFileSync(path.join(LOG_DIR, 'budget-calls.json'), JSON.stringify(state.calls.map(c => ({ ...c, at: c.at - started }))))
+    keepCalls(state.calls, started)
     const sm = state.calls.filter(c => c.path.startsWith('/v1/') && c.subaccountId)
     // the emulator refused nothing: no 429 at all
     expect(sm.filter(c => c.status === 429)).toEqual([])

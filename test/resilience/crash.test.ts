@@ -5,51 +5,16 @@
  * (no duplicate, no orphan). Then the per-step deadline: an SM operation that never finishes ends the step
  * Failed at the configured deadline.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { PLANS, SUB1 } from '../helpers'
-import {
-  AppProcess,
-  BINDINGS,
-  EmulatorProcess,
-  INSTANCES,
-  deploy,
-  recordOf,
-  sleep,
-  stateIs,
-  stopAll,
-  type AppConfig
-} from './support'
+import { PLANS, SUB1, eventually } from '../helpers'
+import { BINDINGS, INSTANCES, recordOf, stateIs } from './support'
+import { useRestartableApp } from './apps'
 
 jest.setTimeout(90_000)
-
-let emu: EmulatorProcess
-let app: AppProcess
-let cfg: AppConfig
-let dir: string
-let generation = 0
 
 /** Short timings; leases as by default (on SQLite a restarted process takes over its predecessor's at once). */
 const PROVISIONING = { pollInitial: '100ms', pollMax: '500ms', pollSlice: '1s', retryMax: '1s', stepDeadline: '2m' }
 
-async function restart(provisioning: Record<string, unknown> = PROVISIONING) {
-  app = await AppProcess.start(`crash-app-${++generation}`, { ...cfg, provisioning })
-  return app
-}
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'skm-crash-'))
-  emu = await EmulatorProcess.start('crash-emulator')
-  cfg = { db: { kind: 'sqlite', credentials: { url: path.join(dir, 'db.sqlite') } }, emulator: emu, provisioning: PROVISIONING }
-  await deploy(cfg)
-  await restart()
-}, 120_000)
-
-afterAll(async () => {
-  await stopAll()
-  if (dir && !process.env.KEEP_TEST_DB) rmSync(dir, { recursive: true, force: true })
-})
+const { app, emu, restart } = useRestartableApp('crash', PROVISIONING)
 
 afterEach(() => emu.clearFaults())
 
@@ -78,16 +43,8 @@ async function calls(pred: (c: any) => boolean) {
 const postOf = (name: string) => (c: any) => c.method === 'POST' && c.path === INSTANCES && c.body?.name === name
 const pollOf = (smId: string) => (c: any) => c.method === 'GET' && c.path.startsWith(`${INSTANCES}/${smId}/operations/`)
 
-/** Polls until `check` returns something truthy. */
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    const v = await check()
-    if (v) return v
-    await sleep(50)
-  }
-  throw new Error(`Timed out waiting for ${what}`)
-}
+/** Polls until `check` holds. */
+const until = (check: () => Promise<boolean>, what: string) => eventually(check, { what, timeout: 10_000, interval: 50 })
 
 /** After the restart: the record is Ready and SM holds exactly one instance for it, the one we recorded. */
 async function expectReadyAndOneInSm(name: string, ID: string) {
@@ -143,10 +100,7 @@ describe('a process killed in the middle of a step resumes after a restart on th
   test('killed while polling a long SM operation: polling resumes, Ready, one instance', async () => {
     await emu.addFault({ method: 'POST', path: INSTANCES, operationMs: 8_000 })
     const ID = await create('crash-polling')
-    const [inst] = await until(async () => {
-      const found = await smInstances(i => recordOf(i) === ID)
-      return found.length ? found : undefined
-    }, 'the instance in SM')
+    const [inst] = await eventually(() => smInstances(i => recordOf(i) === ID), { what: 'the instance in SM', until: found => found.length > 0, timeout: 10_000, interval: 50 })
     await emu.waitForCall(pollOf(inst.id), 'a poll of the operation')
     const killedAt = Date.now()
     await app.kill()

@@ -88,7 +88,7 @@ describe('admin API', () => {
   test('state: instances, bindings and the recorded calls (with X-CorrelationID); admin calls are not recorded', async () => {
     const bearer = await token()
     expect((await createInstance(bearer, 'seen', { 'X-CorrelationID': 'process-a' })).status).toBe(202)
-    const state = (await (await admin('GET', '/state')).json()) as any
+    const state = (await (await admin('GET', '/state')).json())
     expect(state.url).toBe(emu.url)
     expect(state.instances.map((i: any) => i.name)).toEqual(['seen'])
     expect(state.bindings).toEqual([])
@@ -96,7 +96,7 @@ describe('admin API', () => {
     const post = state.calls.find((c: any) => c.method === 'POST' && c.path === '/v1/service_instances')
     expect(post.correlationId).toBe('process-a')
     expect(state.callCount).toBe(state.calls.length)
-    const later = (await (await admin('GET', `/state?since=${state.callCount - 1}`)).json()) as any
+    const later = (await (await admin('GET', `/state?since=${state.callCount - 1}`)).json())
     expect(later.calls).toHaveLength(1)
     expect((await admin('POST', '/reset')).status).toBe(204)
     expect(emu.instances()).toEqual([])

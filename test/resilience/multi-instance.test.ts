@@ -7,59 +7,17 @@
  * PostgreSQL comes from scripts/ensure-postgres.sh (starts or installs it when nothing listens on
  * 127.0.0.1:5432). When it cannot be made available, this suite fails; it never skips.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
-import { PLANS, SUB1 } from '../helpers'
-import { PG, postgresDatabase } from '../fixtures/postgres'
-import {
-  AppProcess,
-  EmulatorProcess,
-  INSTANCES,
-  LOG_DIR,
-  deploy,
-  recordOf,
-  run,
-  sleep,
-  stopAll,
-  type AppConfig,
-  type Answer
-} from './support'
+import { PLANS, SUB1, eventually } from '../helpers'
+import { PG } from '../fixtures/postgres'
+import { INSTANCES, recordOf, run, type AppProcess, type Answer } from './support'
+import { useTwoApps } from './apps'
 
 const COUNT = 200
-const DATABASE = `skm_multi_${process.pid}`
-const pg = postgresDatabase(DATABASE)
-
-let emu: EmulatorProcess
-let apps: AppProcess[] = []
 
 jest.setTimeout(180_000)
 
-beforeAll(async () => {
-  await pg.create()
-  emu = await EmulatorProcess.start('multi-emulator', { operationMs: 300 })
-  const cfg: AppConfig = {
-    db: {
-      kind: 'postgres',
-      credentials: pg.credentials,
-      // each process takes up to 100 of the concurrent requests plus its reconciler's work: wait for a
-      // connection rather than fail after @cap-js/postgres's default acquire timeout of 1 s
-      pool: { max: 20, acquireTimeoutMillis: 30_000 }
-    },
-    emulator: emu,
-    // SM's limits stay on (50 instance creates per minute and process), with a 2-second "minute"
-    serviceManager: { limits: { minuteMs: 2_000 } },
-    // a pass looks at most pollSlice at an SM operation (300 ms here), then comes back later: the next pass
-    // may well run in the other process
-    provisioning: { pollInitial: '100ms', pollMax: '500ms', pollSlice: '200ms', retryMax: '2s' }
-  }
-  await deploy(cfg)
-  apps = await Promise.all([AppProcess.start('multi-app-1', cfg), AppProcess.start('multi-app-2', cfg)])
-}, 15 * 60_000)
-
-afterAll(async () => {
-  await stopAll()
-  await pg.drop()
-}, 60_000)
+// SM's limits stay on (50 instance creates per minute and process), with a 2-second "minute"
+const { apps, emu, database, keepCalls } = useTwoApps('multi', { emulator: { operationMs: 300 }, serviceManager: { limits: { minuteMs: 2_000 } } })
 
 async function countIn(app: AppProcess, filter: string): Promise<number> {
   const res = await app.get(`/ServiceInstances?$filter=${encodeURIComponent(filter)}&$count=true&$top=0`)
@@ -81,20 +39,13 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(ids.size).toBe(COUNT)
 
     // both processes see the same database: wait until every record has left Creating
-    const deadline = Date.now() + 150_000
-    let creating = COUNT
-    while (Date.now() < deadline) {
-      creating = await countIn(apps[Date.now() % 2], `state_code eq 'Creating'`)
-      if (creating === 0) break
-      await sleep(500)
-    }
+    await eventually(() => countIn(apps[Date.now() % 2], `state_code eq 'Creating'`), { what: 'no record Creating', until: n => n === 0, timeout: 150_000, interval: 500 })
     const tookMs = Date.now() - started
-    expect({ creating, failed: await countIn(apps[0], `state_code eq 'Failed'`) }).toEqual({ creating: 0, failed: 0 })
+    expect(await countIn(apps[0], `state_code eq 'Failed'`)).toBe(0)
     expect(await countIn(apps[1], `state_code eq 'Ready'`)).toBe(COUNT)
 
     const state = await emu.state()
-    mkdirSync(LOG_DIR, { recursive: true })
-    writeFileSync(path.join(LOG_DIR, 'multi-calls.json'), JSON.stringify(state.calls.map(c => ({ ...c, at: c.at - started }))))
+    keepCalls(state.calls, started)
     // SM: exactly one instance per record, no name twice
     const ours = state.instances.filter(i => ids.has(recordOf(i) ?? ''))
     expect(ours).toHaveLength(COUNT)
@@ -141,7 +92,7 @@ describe('two app processes on one PostgreSQL database', () => {
     expect(ops.data.value.filter((o: any) => o.state_code !== 'succeeded' || o.attempts !== 0)).toEqual([])
 
     // at rest: nothing due, no lease held, every generation concluded
-    const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', pg.database, '-qAt', '-c',
+    const left = await run('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', database, '-qAt', '-c',
       `select count(*) from btp_provisioning_ServiceInstances where reconcileAt is not null or leaseOwner is not null or generation <> observedGeneration`])
     expect(left.trim()).toBe('0')
 

@@ -3,14 +3,10 @@
  * can be killed (SIGKILL) and restarted while the emulator keeps its state, and several app processes can
  * share one database and one emulator.
  *
- * Every process is started in its own process group (cds-tsx and tsx start node children of their own)
- * and bound to 127.0.0.1; stopAll() ends all of them, and a last-resort exit hook kills whatever is left
- * should jest itself go down.
+ * Every process is started in its own process group (cds-tsx and tsx start node children of their own,
+ * test/support/process.ts) and bound to 127.0.0.1; stopAll() ends all of them.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import type { AdminFault } from '../../emulator/admin'
 import type { RecordedCall } from '../../emulator/types'
 import {
@@ -21,6 +17,8 @@ import {
   DEV_TENANT_2_CLIENT_ID,
   DEV_TENANT_2_CLIENT_SECRET
 } from '../../emulator/catalog'
+import { eventually } from '../support/eventually'
+import { CDS_LISTENING, childEnv as processEnv, onLoopback, run as runToEnd, start, stopAll, tail, type Proc } from '../support/process'
 
 export const ROOT = path.resolve(__dirname, '..', '..')
 const BIN = path.join(ROOT, 'node_modules', '.bin')
@@ -31,66 +29,22 @@ export const BINDINGS = '/v1/service_bindings'
 export const LABEL_RECORD = 'skm_id'
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
-const execFileAsync = promisify(execFile)
 
 // ---- processes ---------------------------------------------------------------------------------------
 
-export interface Proc {
-  name: string
-  child: ChildProcess
-  /** everything the process wrote to stdout and stderr so far */
-  output(): string
-  /** resolves with the exit code (or the signal) once the process has ended */
-  exited: Promise<string>
-}
+export type { Proc }
+export { stopAll, tail }
 
-const running = new Set<Proc>()
-
-function killGroup(pid: number, signal: NodeJS.Signals) {
-  try {
-    process.kill(-pid, signal)
-  } catch {
-    /* already gone */
-  }
-}
-
-// should jest die without running afterAll, at least nothing we started outlives it
-const killAllNow = () => {
-  for (const p of running) if (p.child.pid) killGroup(p.child.pid, 'SIGKILL')
-}
-process.once('exit', killAllNow)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllNow()
-    process.kill(process.pid, signal)
-  })
-}
-
+/** Environment of a child: no cds settings of this process but CDS_TYPESCRIPT, our binaries first on the PATH. */
 function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' }
-  // the parent's cds settings must not leak into the child; each child gets exactly what it is given
-  for (const k of Object.keys(env)) if (/^cds[._]/i.test(k) && k !== 'CDS_TYPESCRIPT') delete env[k]
-  env.PATH = `${BIN}${path.delimiter}${env.PATH ?? ''}`
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k]
-    else env[k] = v
-  }
-  return env
-}
-
-const opened = new Set<string>()
-
-/** test-output/resilience/<name>.log: written afresh by each jest run, appended to by restarts. */
-function openLog(name: string): WriteStream {
-  mkdirSync(LOG_DIR, { recursive: true })
-  const flags = opened.has(name) ? 'a' : 'w'
-  opened.add(name)
-  return createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags })
+  const binFirst = `${BIN}${path.delimiter}${process.env.PATH ?? ''}`
+  return processEnv({ PATH: binFirst, ...extra }, k => /^cds[._]/i.test(k) && k !== 'CDS_TYPESCRIPT')
 }
 
 /**
- * Starts `command` in its own process group and resolves with the first match of `ready` in its output.
- * Rejects (and kills the process) when it exits or does not get ready within `timeoutMs`.
+ * Starts `command` in its own process group (output in test-output/resilience/<name>.log) and resolves with
+ * the first match of `ready` in its output. Rejects (and kills the process) when it exits or does not get
+ * ready within `timeoutMs`.
  */
 export async function spawnUntil(
   name: string,
@@ -100,86 +54,18 @@ export async function spawnUntil(
   ready: RegExp,
   timeoutMs = 60_000
 ): Promise<{ proc: Proc; match: RegExpExecArray }> {
-  const log = openLog(name)
-  log.write(`\n===== ${new Date().toISOString()} ${command} ${args.join(' ')}\n`)
-  const child = spawn(command, args, { cwd: ROOT, env: childEnv(env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  const exited = new Promise<string>(resolve => {
-    child.once('exit', (code, signal) => {
-      running.delete(proc)
-      log.end(`\n===== exited ${signal ?? code}\n`)
-      resolve(String(signal ?? code))
-    })
-  })
-  const proc: Proc = { name, child, output: () => out, exited }
-  running.add(proc)
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString()
-    out += text
-    log.write(text)
-  }
-  child.stdout!.on('data', onData)
-  child.stderr!.on('data', onData)
-  try {
-    const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name} did not get ready within ${timeoutMs} ms:\n${tail(out)}`)), timeoutMs)
-      const check = () => {
-        const m = ready.exec(out)
-        if (m) {
-          clearTimeout(timer)
-          child.stdout!.off('data', check)
-          child.stderr!.off('data', check)
-          resolve(m)
-        }
-      }
-      child.stdout!.on('data', check)
-      child.stderr!.on('data', check)
-      child.once('error', e => {
-        clearTimeout(timer)
-        reject(e)
-      })
-      void exited.then(code => {
-        clearTimeout(timer)
-        reject(new Error(`${name} exited (${code}) before it got ready:\n${tail(out)}`))
-      })
-    })
-    return { proc, match }
-  } catch (e) {
-    await stop(proc, 'SIGKILL')
-    throw e
-  }
+  const { proc, match } = await start({ name, command, args, cwd: ROOT, env: childEnv(env), ready, timeoutMs, logFile: path.join(LOG_DIR, `${name}.log`) })
+  return { proc, match }
 }
 
 /** Ends the process group of `proc`: SIGTERM (SIGKILL after 10 s) or SIGKILL right away. */
 export async function stop(proc: Proc | undefined, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') {
-  const pid = proc?.child.pid
-  if (!proc || !pid || !running.has(proc)) return
-  killGroup(pid, signal)
-  const escalate = setTimeout(() => killGroup(pid, 'SIGKILL'), 10_000)
-  await proc.exited
-  clearTimeout(escalate)
-  // whatever the group started is gone too (cds-tsx -> tsx -> node)
-  killGroup(pid, 'SIGKILL')
-}
-
-/** Stops every process these helpers started (afterAll). */
-export async function stopAll() {
-  await Promise.all([...running].map(p => stop(p, 'SIGKILL')))
-}
-
-export function tail(text: string, lines = 60): string {
-  return text.split('\n').slice(-lines).join('\n')
+  await proc?.stop(signal)
 }
 
 /** Runs a command to completion (npx-free: from node_modules/.bin), failing with its output. */
-export async function run(command: string, args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000) {
-  try {
-    const { stdout, stderr } = await execFileAsync(command, args, { cwd: ROOT, env: childEnv(env), timeout: timeoutMs, maxBuffer: 20 * 1024 * 1024 })
-    return stdout + stderr
-  } catch (e) {
-    const err = e as Error & { stdout?: string; stderr?: string }
-    throw new Error(`${command} ${args.join(' ')} failed: ${err.message}\n${tail(`${err.stdout ?? ''}${err.stderr ?? ''}`)}`)
-  }
+export function run(command: string, args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000) {
+  return runToEnd(command, args, { cwd: ROOT, env: childEnv(env), timeoutMs })
 }
 
 // ---- the emulator --------------------------------------------------------------------------------------
@@ -259,13 +145,13 @@ export class EmulatorProcess {
 
   /** Waits until a call that satisfies `pred` has arrived at the emulator (recorded on arrival). */
   async waitForCall(pred: (c: RecordedCall) => boolean, what: string, timeoutMs = 30_000): Promise<RecordedCall> {
-    const until = Date.now() + timeoutMs
-    while (Date.now() < until) {
-      const hit = (await this.state()).calls.find(pred)
-      if (hit) return hit
-      await sleep(50)
-    }
-    throw new Error(`The emulator did not receive ${what} within ${timeoutMs} ms`)
+    const hit = await eventually(async () => (await this.state()).calls.find(pred), {
+      what: `the emulator to receive ${what}`,
+      show: () => 'not received',
+      timeout: timeoutMs,
+      interval: 50
+    })
+    return hit!
   }
 
   stop() {
@@ -325,9 +211,9 @@ export async function deploy(cfg: AppConfig) {
 
 const auth = 'Basic ' + Buffer.from('admin:admin').toString('base64')
 
-export interface Answer {
+export interface Answer<T = any> {
   status: number
-  data: any
+  data: T
 }
 
 /** An app process (`cds-tsx serve`) and an OData client for it (user admin). */
@@ -344,12 +230,13 @@ export class AppProcess {
       path.join(BIN, 'cds-tsx'),
       ['serve', '--port', '0'],
       appEnv(cfg),
-      /server listening on \{ url: '(http:\/\/[^']+)'/
+      CDS_LISTENING
     )
-    return new AppProcess(proc, match[1].replace('localhost', '127.0.0.1'), name)
+    return new AppProcess(proc, onLoopback(match[1]), name)
   }
 
-  async request(method: string, p: string, body?: unknown): Promise<Answer> {
+  /** `T`: what the caller expects the answer to be (not checked) */
+  async request<T = any>(method: string, p: string, body?: unknown): Promise<Answer<T>> {
     const res = await fetch(`${this.url}${API}${p}`, {
       method,
       headers: { Authorization: auth, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
@@ -369,8 +256,8 @@ export class AppProcess {
     return this.request('GET', p)
   }
 
-  post(p: string, body: unknown) {
-    return this.request('POST', p, body)
+  post<T = any>(p: string, body: unknown) {
+    return this.request<T>('POST', p, body)
   }
 
   delete(p: string) {
@@ -379,14 +266,13 @@ export class AppProcess {
 
   /** Polls an entity until `done(row)` holds; fails with the last answer after `timeoutMs`. */
   async waitFor(p: string, done: (row: any) => boolean, timeoutMs = 30_000): Promise<any> {
-    const until = Date.now() + timeoutMs
-    let last: Answer | undefined
-    while (Date.now() < until) {
-      last = await this.get(p)
-      if (last.status === 200 && done(last.data)) return last.data
-      await sleep(100)
-    }
-    throw new Error(`Timed out waiting for ${p} on ${this.name}; last answer ${last?.status}: ${JSON.stringify(last?.data)}\n${tail(this.proc.output(), 30)}`)
+    const last = await eventually(() => this.get(p), {
+      what: `${p} on ${this.name}`,
+      until: a => a.status === 200 && done(a.data),
+      show: a => `${a.status}: ${JSON.stringify(a.data)}\n${tail(this.proc.output(), 30)}`,
+      timeout: timeoutMs
+    })
+    return last.data
   }
 
   /** The hard way down: SIGKILL to the whole process group, no shutdown handlers run. */

@@ -2,11 +2,11 @@
  * Helpers for the browser tests of the Fiori apps: Debian's Chromium, a CAP server of our own with
  * cds-plugin-ui5 (a child process: the plugin does not run inside jest), and small UI5 page helpers.
  */
-import { ChildProcess, execFileSync, spawn } from 'child_process'
-import { existsSync, mkdirSync } from 'fs'
-import net from 'net'
+import { execFileSync } from 'child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'fs'
 import path from 'path'
 import { Browser, BrowserContext, chromium, Locator, Page } from 'playwright-core'
+import { CDS_LISTENING, childEnv, freePort, onLoopback, start, type Proc } from '../support/process'
 
 export const ROOT = path.resolve(__dirname, '..', '..')
 export const CHROMIUM = '/usr/bin/chromium'
@@ -21,6 +21,7 @@ export const STEP_TIMEOUT = 60_000
 export const users = {
   admin: { username: 'admin', password: 'admin' },
   provisioner: { username: 'provisioner', password: 'provisioner' },
+  reader: { username: 'reader', password: 'reader' },
   viewer: { username: 'viewer', password: 'viewer' }
 }
 export type User = keyof typeof users
@@ -35,7 +36,7 @@ export interface Server {
   url: string
   /** the embedded Service Manager emulator (admin API at /__emulator) */
   emulatorUrl: string
-  process: ChildProcess
+  proc: Proc
   log: () => string
 }
 
@@ -46,53 +47,28 @@ export interface Server {
  */
 export async function startServer(): Promise<Server> {
   const emulatorPort = await freePort()
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NO_COLOR: '1',
-    CDS_PLUGIN_UI5_NO_CUSTOM_LOGGER: '1',
-    // the embedded emulator on a known port, with its admin API, so that tests can put objects into SM
-    // that we did not create
-    CDS_CONFIG: JSON.stringify({ requires: { 'service-manager': { emulator: { admin: true, port: emulatorPort } } } })
-  }
-  delete env.JEST_WORKER_ID
-  env.PATH = `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${env.PATH ?? ''}`
+  const env = childEnv(
+    {
+      CDS_PLUGIN_UI5_NO_CUSTOM_LOGGER: '1',
+      // the embedded emulator on a known port, with its admin API, so that tests can put objects into SM
+      // that we did not create
+      CDS_CONFIG: JSON.stringify({ requires: { 'service-manager': { emulator: { admin: true, port: emulatorPort } } } }),
+      JEST_WORKER_ID: undefined,
+      PATH: `${path.join(ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`
+    },
+    () => false
+  )
   const cdsTsx = path.join(ROOT, 'node_modules', '.bin', 'cds-tsx')
-  const child = spawn(process.execPath, [path.join(__dirname, 'serve-guarded.js'), cdsTsx, 'serve', '--port', '0'], {
+  const { proc, match } = await start({
+    name: 'the server',
+    command: process.execPath,
+    args: [path.join(__dirname, 'serve-guarded.js'), cdsTsx, 'serve', '--port', '0'],
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe']
+    ready: CDS_LISTENING,
+    timeoutMs: SERVER_START_TIMEOUT
   })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output}`)), SERVER_START_TIMEOUT)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      const m = /server listening on \{ url: '(http:\/\/[^']+)'/.exec(output)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1].replace('localhost', '127.0.0.1'))
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', code => {
-      clearTimeout(timer)
-      reject(new Error(`server exited with ${code}:\n${output}`))
-    })
-  })
-  return { url, emulatorUrl: `http://127.0.0.1:${emulatorPort}`, process: child, log: () => output }
-}
-
-/** A port free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
+  return { url: onLoopback(match[1]), emulatorUrl: `http://127.0.0.1:${emulatorPort}`, proc, log: proc.output }
 }
 
 /** Puts an object into the emulator as if another tool had created it (its admin API). */
@@ -116,13 +92,7 @@ export async function odata(server: Server, user: User, path: string) {
 }
 
 export async function stopServer(server?: Server) {
-  const child = server?.process
-  if (!child?.pid || child.exitCode !== null) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000)
-  await exited
-  clearTimeout(timer)
+  await server?.proc.stop()
 }
 
 /** Headless Debian Chromium with a fresh profile (playwright creates a new user-data-dir per launch). */
@@ -142,13 +112,64 @@ export function launchBrowser(): Promise<Browser> {
   })
 }
 
-/** A browser context logged on as one of the mocked users (basic authentication). */
-export function contextFor(browser: Browser, user: User): Promise<BrowserContext> {
-  return browser.newContext({
+/** A browser context logged on as one of the mocked users (basic authentication), watched by `problems`. */
+export async function contextFor(browser: Browser, user: User, problems?: Problems): Promise<BrowserContext> {
+  const context = await browser.newContext({
     httpCredentials: users[user],
     viewport: { width: 1440, height: 900 },
     locale: 'en-US'
   })
+  problems?.watch(context)
+  return context
+}
+
+/**
+ * Resources the UI5 runtime asks for that need not exist, and that it does without: a component's preload
+ * bundle (the apps are served unbundled), a language variant of a library's texts, and sap.insights (Fiori
+ * elements checks whether that library is there).
+ */
+const OPTIONAL = [/\/Component-preload\.js$/, /\/messagebundle_[a-zA-Z_]+\.properties$/, /\/resources\/sap\/insights\//]
+const optional = (url: string) => OPTIONAL.some(r => r.test(new URL(url).pathname))
+
+/**
+ * Console errors of the UI5 runtime that are no failure of a flow: the loader's notes on the optional
+ * resources above, the MDC table's note on Fiori elements' own property infos, Fiori elements' note on its
+ * own context-menu command, and the OData model's note on a create the service refused (the dialog shows why).
+ */
+const FRAMEWORK_NOTES = [
+  /failed to load (JavaScript resource: )?'?[^']*(Component-preload\.js|sap\/insights\/)/,
+  /\[FUTURE FATAL\] PropertyInfo validation is disabled for control btp\.provisioning\./,
+  /Command 'DeleteEntry::ContextMenu' is not defined in component manifest/,
+  /POST on '[A-Za-z]+' failed; will be repeated automatically/
+]
+
+/** What the suite fails on: uncaught errors, 5xx answers, failed framework requests and unexplained console errors. */
+export class Problems {
+  readonly found: string[] = []
+  /** console errors that were explained (framework notes, optional resources, refused input), for the report */
+  explained = 0
+
+  watch(context: BrowserContext) {
+    context.on('weberror', error => this.found.push(`uncaught: ${error.error().message}`))
+    context.on('response', response => {
+      const url = response.url()
+      const status = response.status()
+      if (status >= 500) this.found.push(`${status} ${url}`)
+      else if (status >= 400 && !url.includes('/odata/') && !optional(url)) this.found.push(`${status} ${url}`)
+    })
+    context.on('console', message => {
+      if (message.type() !== 'error') return
+      const text = message.text()
+      // a failed request is judged by its answer above; a script refused for its type is one of them
+      const refused = /^Refused to execute script from '([^']+)'/.exec(text)
+      const resourceFailed = /^Failed to load resource: the server responded with a status of 4\d\d/.test(text) || (refused && optional(refused[1]))
+      if (resourceFailed || FRAMEWORK_NOTES.some(r => r.test(text))) {
+        this.explained++
+        return
+      }
+      this.found.push(`console: ${text.slice(0, 500)}`)
+    })
+  }
 }
 
 export async function screenshot(page: Page, name: string) {
@@ -156,10 +177,28 @@ export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }
 
-/** Opens an app's index.html and waits for its list report (filter bar) to render. */
-export async function openApp(page: Page, url: string) {
+/** Opens an app's index.html and waits for its list report (filter bar) to render; returns the time it took (ms). */
+export async function openApp(page: Page, url: string): Promise<number> {
+  const started = Date.now()
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: APP_LOAD_TIMEOUT })
   await page.locator('[id*="--fe::FilterBar::"]').first().waitFor({ state: 'visible', timeout: APP_LOAD_TIMEOUT })
+  return Date.now() - started
+}
+
+/** Load times of the apps measured by the suite, written to test-output/ui/timings.json. */
+export function saveTimings(timings: Record<string, number>) {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  writeFileSync(path.join(SCREENSHOTS, 'timings.json'), JSON.stringify(timings, null, 2) + '\n')
+}
+
+/** The message toast showing `value` (sap.m.MessageToast). */
+export function toast(page: Page, value: string | RegExp): Locator {
+  return page.locator('.sapMMessageToast', { hasText: value }).first()
+}
+
+/** The object page's own action (a list report's action of the same name stays in the page, disabled). */
+export function objectPageButton(page: Page, text: string): Locator {
+  return page.locator('button:visible[id*="ObjectPage"]', { hasText: new RegExp(`^\\s*${text}\\s*$`) }).first()
 }
 
 /** A visible button by its exact text (UI5 renders the text inside nested spans). */
@@ -170,6 +209,28 @@ export function button(scope: Page | Locator, text: string): Locator {
 /** Visible text on the page (UI5 keeps hidden copies of titles and labels, e.g. for the header). */
 export function text(page: Page, value: string | RegExp, exact = true): Locator {
   return page.getByText(value, { exact }).filter({ visible: true }).first()
+}
+
+/**
+ * Counts pointer activations (clicks) of a flow: every click of the flow goes through `click`; typing is
+ * counted apart (`type`), as keystrokes are no clicks.
+ */
+export class Clicks {
+  count = 0
+  typed = 0
+
+  async click(target: Locator, options?: { timeout?: number }) {
+    await target.click(options)
+    this.count++
+  }
+
+  /** Types `value` into a field (focused by keyboard, no click) and presses `key` after it, e.g. Enter. */
+  async type(target: Locator, value: string, key?: string) {
+    await target.focus()
+    await target.pressSequentially(value)
+    if (key) await target.press(key)
+    this.typed++
+  }
 }
 
 /** The list report's Go button: runs the search. */

@@ -10,7 +10,8 @@ sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) 
     createInstance: function () {
       return CreateDialog.open(this, {
         fragment: "btp.provisioning.serviceinstances.ext.CreateInstance",
-        path: "/ServiceInstances"
+        path: "/ServiceInstances",
+        type: "typeInstance"
       });
     },
 
@@ -26,7 +27,9 @@ sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) 
         fragment: "btp.provisioning.serviceinstances.ext.CreateKey",
         path: "keys",
         parent: pageContext,
-        contextPath: "/ServiceInstances/keys"
+        contextPath: "/ServiceInstances/keys",
+        type: "typeKey",
+        refreshPath: "keys"
       });
     }
   };

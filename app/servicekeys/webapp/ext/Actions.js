@@ -10,7 +10,8 @@ sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) 
     createKey: function () {
       return CreateDialog.open(this, {
         fragment: "btp.provisioning.servicekeys.ext.CreateKey",
-        path: "/ServiceKeys"
+        path: "/ServiceKeys",
+        type: "typeKey"
       });
     }
   };

@@ -10,7 +10,9 @@ sap.ui.define(["btp/provisioning/shared/CreateDialog"], function (CreateDialog) 
     createSubaccount: function () {
       return CreateDialog.open(this, {
         fragment: "btp.provisioning.subaccounts.ext.CreateSubaccount",
-        path: "/Subaccounts"
+        path: "/Subaccounts",
+        type: "typeSubaccount",
+        nameProperty: "displayName"
       });
     }
   };
