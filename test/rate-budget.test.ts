@@ -30,7 +30,11 @@ beforeAll(async () => {
   await (cds as unknown as { deploy(m: unknown, o: object): { to(db: unknown): Promise<unknown> } }).deploy(csn, { silent: true }).to(pools[0])
 }, 10 * 60_000)
 
+/** every budget of the suite, closed before the pools go: no timer of theirs outlives the suite */
+const made: RateBudget[] = []
+
 afterAll(async () => {
+  for (const b of made.splice(0)) b.close()
   await Promise.all(pools.map(p => (p as unknown as { disconnect(): Promise<void> }).disconnect()))
   await pg.drop()
 }, 60_000)
@@ -39,7 +43,9 @@ const CREATE = { method: 'POST', path: '/v1/service_instances' }
 
 function budgets(subaccount: string, limits: Parameters<typeof resolveLimits>[0]) {
   const resolved = resolveLimits({ all: null, bindings: null, offerings: null, plans: null, instanceCreates: null, instanceUpdates: null, ...limits })
-  return pools.map(db => new RateBudget(subaccount, resolved, new BudgetStore(db)))
+  const pair = pools.map(db => new RateBudget(subaccount, resolved, new BudgetStore(db)))
+  made.push(...pair)
+  return pair
 }
 
 describe('rate budget on PostgreSQL: two instances, one budget', () => {

@@ -421,12 +421,21 @@ describe('rate budget: the limiter', () => {
     const first = await b.acquire({ method: 'POST', path: '/v1/service_instances' })
     first({ status: 202 })
     let second = false
-    void b.acquire({ method: 'POST', path: '/v1/service_instances' }).then(() => (second = true))
+    void b.acquire({ method: 'POST', path: '/v1/service_instances' }).then(
+      () => (second = true),
+      () => undefined
+    )
     await b.idle()
     await flush()
     expect(second).toBe(false)
     expect(b.stats.waiting).toBe(1)
     expect(timeouts()).toBe(before)
+    // closed (the app shuts down): the waiter is refused and no timer outlives the budget
+    const refused = b.acquire({ method: 'POST', path: '/v1/service_instances' })
+    b.close()
+    await expect(refused).rejects.toThrow(/closed/)
+    expect(b.stats.waiting).toBe(0)
+    await expect(b.acquire({ method: 'GET', path: '/v1/service_offerings' })).rejects.toThrow(/closed/)
   })
 
   test('one budget per subaccount, shared by all its clients', async () => {

@@ -347,7 +347,9 @@ export function budgetDatabase(): Promise<cds.DatabaseService> {
 
 async function forgetDatabase(db: cds.DatabaseService) {
   if (database && (await database.catch(() => undefined)) === db) database = undefined
+  const open = [...budgets.values()]
   budgets.clear()
+  for (const b of await Promise.allSettled(open)) if (b.status === 'fulfilled') b.value?.close()
   await (db as unknown as { disconnect?: () => Promise<void> }).disconnect?.()
 }
 
@@ -410,6 +412,7 @@ export class RateBudget {
   /** the waiters whose places the pump is taking */
   private taking: { cls: ThrottleClass; count: number } | undefined
   private again = false
+  private closed = false
   /** pauses after a 429 seen by this process (written to the database for the others) */
   private readonly pausedHere = new Map<ThrottleClass, number>()
   /** ends of calls not written yet, and the write under way */
@@ -441,6 +444,7 @@ export class RateBudget {
   acquire(req: ThrottleRequest): Promise<(outcome: ThrottleOutcome) => void> {
     const cls = classOf(req.method, req.path)
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(this.closedError())
       this.queues.get(cls)!.push({ seq: this.seq++, cls, since: this.now(), booking: req.booking, resolve, reject })
       this.kick()
     })
@@ -509,7 +513,23 @@ export class RateBudget {
 
   // ---------------------------------------------------------------------------------------- internals
 
+  /**
+   * Stops handing out places (the app shuts down, its database goes): no timer stays armed, and who
+   * still waits is refused instead of reaching a database that is gone.
+   */
+  close(): void {
+    this.closed = true
+    this.schedule(Infinity)
+    const refused = this.closedError()
+    for (const q of this.queues.values()) for (const w of q.splice(0)) w.reject(refused)
+  }
+
+  private closedError(): Error {
+    return new Error(`The rate budget of ${this.subaccount} is closed: the app is shutting down`)
+  }
+
   private kick(): void {
+    if (this.closed) return
     this.again = true
     if (this.pumping) return
     this.pumping = (async () => {
@@ -620,7 +640,7 @@ export class RateBudget {
     if (this.timer !== undefined) this.timers.clear(this.timer)
     this.timer = undefined
     this.timerAt = at
-    if (at === Infinity) return
+    if (at === Infinity || this.closed) return
     this.timer = this.timers.set(() => {
       this.timer = undefined
       this.timerAt = Infinity
