@@ -12,9 +12,9 @@ import cds from '@sap/cds'
 import { startEmulator, DEV_SUBACCOUNT_1_ID, DEV_SUBACCOUNT_2_ID, type Emulator } from '../emulator'
 import { ServiceManagerAccessError, clientFor, smService } from '../srv/service-manager/kinds'
 import { CredentialsServiceManager } from '../srv/service-manager/kind-credentials'
+import { advance, reset } from '../srv/lib/clock'
 
 let emu: Emulator
-const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 /** VCAP_SERVICES with a service-manager binding (the emulator's tenant 1) and an xsuaa binding naming its subaccount. */
 function bind(secret: string) {
@@ -43,6 +43,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  reset()
   delete process.env.VCAP_SERVICES
   delete process.env.CDS_CONFIG
   delete (cds.env.requires as unknown as Record<string, Record<string, unknown>>)['service-manager'].subaccounts
@@ -78,7 +79,8 @@ describe('the service-manager service and its kinds', () => {
     const secret = emu.rotateTenantSecret(DEV_SUBACCOUNT_1_ID, { revokeTokens: false })
     bind(secret)
     const from = emu.calls.length
-    await sleep(350)
+    // older than credentialsMaxAge (300 ms) by the app's clock
+    advance(400)
     const again = await clientFor(sub)
     expect(again).toBe(client)
     await again.listInstances()

@@ -15,6 +15,7 @@ import cds from '@sap/cds'
 import { CloudFoundryClient, type CfCredentials } from './client'
 import { cfBudgetFor, type CfLimits } from './budget'
 import { duration } from '../lib/duration'
+import { SubaccountClients } from '../lib/subaccount-clients'
 
 export interface CloudFoundryConfig {
   kind: 'cf-emulator' | 'cf-credentials' | 'cf-destination'
@@ -46,15 +47,17 @@ export class CloudFoundryAccessError extends Error {
 const LOG = cds.log('cloud-foundry')
 
 
-interface Entry {
-  client: CloudFoundryClient
-  readAt: number
-  /** the org the credentials name, if any */
-  org?: string
-}
-
 export class CloudFoundryService extends cds.Service {
-  private readonly entries = new Map<string, Promise<Entry>>()
+  private readonly clients = new SubaccountClients<CfSubaccountRef, CfCredentials, CloudFoundryClient>({
+    what: 'Cloud Foundry access',
+    log: LOG,
+    maxAgeMs: () => duration(this.config.credentialsMaxAge, 10 * 60_000, "cds.requires['cloud-foundry'].credentialsMaxAge"),
+    read: (sub, fresh) => this.credentials(sub, fresh),
+    source: sub => sub.cfDestination,
+    open: (sub, creds, renew) => this.open(sub, creds, renew),
+    use: (client, creds) => client.useCredentials(creds),
+    close: client => client.close()
+  })
 
   get config(): CloudFoundryConfig {
     return (this as unknown as { options: CloudFoundryConfig }).options
@@ -68,61 +71,31 @@ export class CloudFoundryService extends cds.Service {
 
   /** The org of a subaccount when its row names none (the emulator knows its orgs' subaccounts). */
   async defaultOrg(sub: CfSubaccountRef): Promise<string | undefined> {
-    return (await this.entry(sub)).org
+    return (await this.clients.get(sub)).credentials.org
   }
 
   async clientFor(sub: CfSubaccountRef): Promise<CloudFoundryClient> {
-    const entry = await this.entry(sub)
-    if (Date.now() - entry.readAt > duration(this.config.credentialsMaxAge, 10 * 60_000, "cds.requires['cloud-foundry'].credentialsMaxAge")) {
-      try {
-        const creds = await this.credentials(sub, true)
-        entry.client.useCredentials(creds)
-        entry.org = creds.org
-      } catch (e) {
-        LOG.warn(`Could not read the Cloud Foundry access of ${sub.displayName ?? sub.subaccountId} again:`, (e as Error).message)
-      }
-      entry.readAt = Date.now()
-    }
-    return entry.client
+    return (await this.clients.get(sub)).client
   }
 
   forget(subaccountId?: string): void {
-    for (const [k, p] of this.entries) {
-      if (subaccountId !== undefined && k !== subaccountId) continue
-      void p.then(e => e.client.close(), () => undefined)
-      this.entries.delete(k)
-    }
+    this.clients.forget(subaccountId)
   }
 
-  private entry(sub: CfSubaccountRef): Promise<Entry> {
-    let p = this.entries.get(sub.subaccountId)
-    if (!p) {
-      p = (async () => {
-        const [creds, budget] = await Promise.all([this.credentials(sub, false), cfBudgetFor(sub.subaccountId)])
-        const entry: Entry = { readAt: Date.now(), org: creds.org, client: undefined as unknown as CloudFoundryClient }
-        entry.client = new CloudFoundryClient(creds, {
-          ...(this.config.client ?? {}),
-          ...(budget
-            ? {
-                throttle: budget.hook,
-                book: (req, id) => budget.book(req, id),
-                pausedUntil: () => budget.pausedUntilOf('other'),
-                pause: until => budget.pause('other', until)
-              }
-            : {}),
-          renew: async () => {
-            const renewed = await this.credentials(sub, true)
-            entry.readAt = Date.now()
-            entry.org = renewed.org
-            return renewed
+  private async open(sub: CfSubaccountRef, creds: CfCredentials, renew: () => Promise<CfCredentials>): Promise<CloudFoundryClient> {
+    const budget = await cfBudgetFor(sub.subaccountId)
+    return new CloudFoundryClient(creds, {
+      ...(this.config.client ?? {}),
+      ...(budget
+        ? {
+            throttle: budget.hook,
+            book: (req, id) => budget.book(req, id),
+            pausedUntil: () => budget.pausedUntilOf('other'),
+            pause: until => budget.pause('other', until)
           }
-        })
-        return entry
-      })()
-      this.entries.set(sub.subaccountId, p)
-      p.catch(() => this.entries.delete(sub.subaccountId))
-    }
-    return p
+        : {}),
+      renew
+    })
   }
 }
 

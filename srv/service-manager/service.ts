@@ -18,6 +18,7 @@ import type { SMCredentials } from './credentials'
 import { classOf, type ThrottleLimits } from './throttle'
 import { settings } from '../lib/config'
 import { duration } from '../lib/duration'
+import { SubaccountClients } from '../lib/subaccount-clients'
 
 export interface ServiceManagerConfig {
   kind: 'emulator' | 'credentials' | 'destination'
@@ -53,17 +54,16 @@ const LOG = cds.log('service-manager')
 const DEFAULT_MAX_AGE_MS = 10 * 60_000
 
 
-interface Entry {
-  client: ServiceManagerClient
-  /** when the credentials in use were read */
-  readAt: number
-  /** the destination they were read from (a changed Subaccounts row reads again) */
-  destination: string | null | undefined
-}
-
-/** The base of every kind: one client per subaccount, credentials read again after a 401 or their age. */
 export class ServiceManagerService extends cds.Service {
-  private readonly entries = new Map<string, Promise<Entry>>()
+  private readonly clients = new SubaccountClients<SubaccountRef, SMCredentials, ServiceManagerClient>({
+    what: 'Service Manager credentials',
+    log: LOG,
+    maxAgeMs: () => this.credentialsMaxAgeMs,
+    read: (sub, fresh) => this.credentials(sub, fresh),
+    source: sub => sub.destination,
+    open: (sub, creds, renew) => this.open(sub, creds, renew),
+    use: (client, creds) => client.useCredentials(creds)
+  })
 
   get config(): ServiceManagerConfig {
     return (this as unknown as { options: ServiceManagerConfig }).options
@@ -86,58 +86,28 @@ export class ServiceManagerService extends cds.Service {
 
   /** The client of a subaccount (token cache and rate budget included). */
   async clientFor(sub: SubaccountRef): Promise<ServiceManagerClient> {
-    const id = sub.subaccountId
-    let pending = this.entries.get(id)
-    if (!pending) {
-      pending = this.open(sub)
-      this.entries.set(id, pending)
-      // a subaccount without access is asked again next time (it may have been configured since)
-      pending.catch(() => this.entries.get(id) === pending && this.entries.delete(id))
-    }
-    const entry = await pending
-    const stale = Date.now() - entry.readAt >= this.credentialsMaxAgeMs
-    if (stale || (sub.destination !== undefined && sub.destination !== entry.destination)) await this.reread(entry, sub)
-    return entry.client
+    return (await this.clients.get(sub)).client
   }
 
   /** Forget the clients (all, or one subaccount's): the next call reads credentials again. */
   forget(subaccountId?: string): void {
-    if (subaccountId === undefined) this.entries.clear()
-    else this.entries.delete(subaccountId)
+    this.clients.forget(subaccountId)
   }
 
-  private async open(sub: SubaccountRef): Promise<Entry> {
+  private async open(sub: SubaccountRef, creds: SMCredentials, renew: () => Promise<SMCredentials>): Promise<ServiceManagerClient> {
     const s = settings()
-    const [creds, budget, ca] = await Promise.all([this.credentials(sub, false), budgetFor(sub.subaccountId), this.trustedCa()])
-    const entry: Entry = { client: undefined as unknown as ServiceManagerClient, readAt: Date.now(), destination: sub.destination }
-    entry.client = new ServiceManagerClient(creds, {
+    const [budget, ca] = await Promise.all([budgetFor(sub.subaccountId), this.trustedCa()])
+    return new ServiceManagerClient(creds, {
       pollInitialMs: s.pollInitialMs,
       pollMaxMs: s.pollMaxMs,
       ...(this.config.client ?? {}),
       ...(ca ? { ca } : {}),
       // after a 401: read the credentials again, past every cache
-      renew: async () => {
-        const renewed = await this.credentials(sub, true)
-        entry.readAt = Date.now()
-        return renewed
-      },
+      renew,
       ...(budget
         ? { throttle: budget.hook, book: (req, id) => budget.book(req, id), pausedUntil: req => budget.pausedUntilOf(classOf(req.method, req.path)) }
         : {})
     })
-    return entry
-  }
-
-  private async reread(entry: Entry, sub: SubaccountRef): Promise<void> {
-    try {
-      entry.client.useCredentials(await this.credentials(sub, true))
-      entry.readAt = Date.now()
-      entry.destination = sub.destination
-    } catch (e) {
-      // keep working with what we have; a 401 will ask again
-      LOG.warn(`Could not read the Service Manager credentials of ${sub.displayName ?? sub.subaccountId} again:`, (e as Error).message)
-      entry.readAt = Date.now()
-    }
   }
 }
 
