@@ -31,6 +31,7 @@ import { advanceProvisioning } from './provision'
 import { concluded } from './lifecycle-events'
 import { rotationFailure, successorSettled } from './rotation'
 import * as clock from './lib/clock'
+import { onShutdown } from './lib/app-events'
 
 const LOG = cds.log('orchestrator')
 
@@ -157,8 +158,7 @@ export class Orchestrator extends cds.Service {
   async init() {
     this.on('scanExpiry', () => scanExpiry())
     cds.once('served', () => void this.start())
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- cds serve awaits what 'shutdown' listeners return (bin/serve.js)
-    cds.once('shutdown', () => this.stop())
+    onShutdown(() => this.stop())
     return super.init()
   }
 

@@ -8,6 +8,7 @@ import cds from '@sap/cds'
 import { CloudFoundryService, CloudFoundryAccessError, type CfSubaccountRef } from './service'
 import type { CfCredentials } from './client'
 import { config as smConfig, embeddedEmulator } from '../service-manager/kinds'
+import { onShutdown } from '../lib/app-events'
 
 /** What this module uses of the CF emulator (loaded on demand, never part of the production build). */
 export interface EmbeddedCfEmulator {
@@ -30,8 +31,7 @@ export function embeddedCfEmulator<E extends EmbeddedCfEmulator = EmbeddedCfEmul
     const serviceManager = smConfig().kind === 'emulator' ? await embeddedEmulator() : undefined
     const emu = await startCfEmulator({ ...(cf?.emulator ?? {}), serviceManager })
     LOG.info(`Cloud Foundry emulator listening on ${emu.url}`)
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- cds awaits what a 'shutdown' listener returns
-    cds.once('shutdown', () => emu.close())
+    onShutdown(() => emu.close())
     return emu
   })()
   return emulator as Promise<E> // E: the emulator's full type, named by the test that asks

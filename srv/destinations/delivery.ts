@@ -25,6 +25,7 @@ import { platformFor } from '../cloud-foundry/platform'
 import { Orchestrator } from '../orchestrator'
 import { config as smConfig, embeddedEmulator } from '../service-manager/kinds'
 import { DestinationServiceError, putCertificate, putDestination, remove, type DestinationTarget } from './client'
+import { onServed, onShutdown } from '../lib/app-events'
 
 const LOG = cds.log('destinations')
 const now = () => new Date().toISOString()
@@ -401,14 +402,12 @@ export function serveDestinations(srv: cds.ApplicationService) {
     }
   })
 
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- cds awaits what a 'served' listener returns
-  cds.once('served', async () => {
+  onServed(async () => {
     // locally (Service Manager emulator) the Destination service emulator runs embedded too
     if (smConfig().kind === 'emulator') await embeddedDestinationEmulator()
     wakeDelivery()
   })
-  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- cds awaits what a 'shutdown' listener returns
-  cds.once('shutdown', async () => {
+  onShutdown(async () => {
     stopped = true
     clearTimeout(timer)
     await Promise.allSettled([...running])
@@ -438,8 +437,7 @@ export function embeddedDestinationEmulator<E extends EmbeddedDestinationEmulato
     const trustedCa = smConfig().kind === 'emulator' ? (await embeddedEmulator()).caPem : undefined
     const emu = await startDestinationEmulator({ trustedCa })
     LOG.info(`Destination service emulator listening on ${emu.url}`)
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- cds awaits what a 'shutdown' listener returns
-    cds.once('shutdown', () => emu.close())
+    onShutdown(() => emu.close())
     return emu
   })()
   return emulator as Promise<E> // E: the emulator's full type, named by the test that asks

@@ -42,6 +42,7 @@ import {
 } from './throttle'
 import { pauseAfter429 } from '../lib/retry'
 import type { ThrottleOutcome, ThrottleRequest } from './types'
+import { onShutdown } from '../lib/app-events'
 
 const LOG = cds.log('service-manager')
 /** How long after its time a booking nobody came back for still counts. */
@@ -337,9 +338,7 @@ export function budgetDatabase(): Promise<cds.DatabaseService> {
     const db = (await cds.connect.to('rate-budget', { ...main, model, silent: true } as object)) as cds.DatabaseService
     // in a root transaction of its own: deploy's db.run() would otherwise join the request that got here first
     if (inMemory) await db.tx(tx => (cds as unknown as Deployer).deploy(csn, { silent: true }).to(tx as unknown as cds.DatabaseService))
-    // cds serve awaits the promise a 'shutdown' listener returns (@sap/cds bin/serve.js)
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises
-    cds.once('shutdown', () => forgetDatabase(db))
+    onShutdown(() => forgetDatabase(db))
     return db
   })()
   return database

@@ -6,6 +6,7 @@
 import cds from '@sap/cds'
 import { ServiceManagerService, ServiceManagerAccessError, type SubaccountRef } from './service'
 import type { SMCredentials } from './credentials'
+import { onShutdown } from '../lib/app-events'
 
 /**
  * What this module uses of the SM emulator (emulator/), which `kind: 'emulator'` loads on demand. Its full
@@ -36,9 +37,7 @@ export function embeddedEmulator<E extends EmbeddedEmulator = EmbeddedEmulator>(
     const sm = (cds.env.requires as unknown as Record<string, { emulator?: EmulatorOptions } | undefined>)['service-manager']
     const emu = await startEmulator(sm?.emulator ?? {})
     LOG.info(`Service Manager emulator listening on ${emu.url}`)
-    // cds serve awaits the promise a 'shutdown' listener returns (@sap/cds bin/serve.js)
-    // eslint-disable-next-line @typescript-eslint/no-misused-promises
-    cds.once('shutdown', () => emu.close())
+    onShutdown(() => emu.close())
     return emu
   })()
   return emulator as Promise<E>
