@@ -53,6 +53,8 @@ export interface CfClientOptions {
   pausedUntil?: () => Promise<number>
   /** no call before `until` (epoch ms), in any app instance */
   pause?: (until: number) => Promise<void>
+  /** the clock a token's lifetime goes by (default Date.now; tests move it) */
+  now?: () => number
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -135,10 +137,12 @@ export class CloudFoundryClient {
   /** a 429 holds every call of this client back until then */
   private pausedUntil = 0
   private readonly opts: Required<Pick<CfClientOptions, 'timeoutMs' | 'getRetries' | 'retryBaseMs' | 'maxRetryWaitMs' | 'pageSize'>> & CfClientOptions
+  private readonly now: () => number
 
   constructor(creds: CfCredentials, opts: CfClientOptions = {}) {
     this.opts = { timeoutMs: 30_000, getRetries: 3, retryBaseMs: 300, maxRetryWaitMs: 5_000, pageSize: 100, ...opts }
     this.http = axios.create({ timeout: this.opts.timeoutMs, maxRedirects: 0, validateStatus: () => true })
+    this.now = opts.now ?? Date.now
     this.useCredentials(creds)
   }
 
@@ -190,7 +194,7 @@ export class CloudFoundryClient {
   }
 
   private async token(): Promise<string> {
-    if (this.cached && Date.now() < this.cached.until) return this.cached.token
+    if (this.cached && this.now() < this.cached.until) return this.cached.token
     this.inFlight ??= this.fetchToken().finally(() => (this.inFlight = undefined))
     return this.inFlight
   }
@@ -223,7 +227,7 @@ export class CloudFoundryClient {
       /* an opaque token: no user GUID */
     }
     const ttl = Number(at(res.data, 'expires_in') ?? 600) * 1000
-    this.cached = { token, until: Date.now() + Math.max(1000, ttl - Math.min(60_000, ttl / 5)), userGuid: str(at(claims, 'user_id')), username: str(at(claims, 'user_name')) }
+    this.cached = { token, until: this.now() + Math.max(1000, ttl - Math.min(60_000, ttl / 5)), userGuid: str(at(claims, 'user_id')), username: str(at(claims, 'user_name')) }
     return token
   }
 

@@ -24,6 +24,7 @@ import type { CfEmulator, CfRecordedCall } from '../../emulator/cf'
 import { embeddedCfEmulator } from '../../srv/cloud-foundry/kind-emulator'
 import { API, PLANS, SUB1, quietFor, stateIs, waitFor } from '../helpers'
 import { useApp } from '../support/app'
+import { peakPerWindow } from '../support/windows'
 
 afterAll(() => delete process.env.CDS_CONFIG)
 const { as, admin } = useApp()
@@ -41,15 +42,7 @@ const v3 = (from: number) => cf.calls.slice(from).filter(c => c.path.startsWith(
 const reveal = (key: { ID: string }) => as('reader').post(`${API}/ServiceKeys(${key.ID})/revealCredentials`, {})
 
 /** The most calls that arrived within one window, sliding over their arrival times. */
-function peak(calls: CfRecordedCall[]): number {
-  const times = calls.map(c => c.at).sort((a, b) => a - b)
-  let most = 0
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i] - times[j] >= WINDOW_MS) j++
-    most = Math.max(most, i - j + 1)
-  }
-  return most
-}
+const peak = (calls: CfRecordedCall[]) => peakPerWindow(calls.map(c => c.at), WINDOW_MS)
 
 async function instanceWithKey(name: string) {
   const inst = await admin.post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.integrationAssessment, environment: 'cloudfoundry', space: 'dev', name })

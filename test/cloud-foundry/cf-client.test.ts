@@ -13,8 +13,14 @@ beforeAll(async () => {
 afterAll(() => cf.close())
 beforeEach(() => cf.reset())
 
+/** how far the clients' clock (their tokens' lifetime) is ahead of the wall clock */
+let ahead = 0
+beforeEach(() => (ahead = 0))
 const client = (o: Partial<{ password: string; pageSize: number }> = {}) =>
-  new CloudFoundryClient({ api: cf.url, username: DEV_CF_USER, password: o.password ?? DEV_CF_PASSWORD }, { pageSize: o.pageSize ?? 50, retryBaseMs: 10 })
+  new CloudFoundryClient(
+    { api: cf.url, username: DEV_CF_USER, password: o.password ?? DEV_CF_PASSWORD },
+    { pageSize: o.pageSize ?? 50, retryBaseMs: 10, now: () => Date.now() + ahead }
+  )
 const tokenCalls = () => cf.calls.filter(c => c.path === '/uaa/oauth/token')
 
 async function devSpace(c: CloudFoundryClient) {
@@ -45,7 +51,11 @@ test('password grant of the cf client: one token for many calls, a new one after
   expect(tokenCalls()).toHaveLength(1)
   expect(tokenCalls()[0].body).toMatchObject({ grant_type: 'password', username: DEV_CF_USER, password: '***' })
   expect(await c.userGuid()).toBe(cf.users[0].guid)
-  await new Promise(r => setTimeout(r, 1700)) // the 2 s token is fetched again before it ends
+  // the 2 s token is still good 1.5 s on, and fetched again before it ends (1.7 s on)
+  ahead = 1500
+  await c.list('/v3/organizations')
+  expect(tokenCalls()).toHaveLength(1)
+  ahead = 1700
   await c.list('/v3/organizations')
   expect(tokenCalls()).toHaveLength(2)
 

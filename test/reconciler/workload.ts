@@ -7,6 +7,7 @@
  * Randomness is seeded (the suites print the seed): the same seed replays the same pairs and offsets.
  */
 import { PLANS, SUB1 } from '../helpers'
+import { eventually } from '../support/eventually'
 
 export type Op = 'createInstance' | 'createKey' | 'deleteKey' | 'deleteInstance' | 'rotate'
 export const OPS: Op[] = ['createInstance', 'createKey', 'deleteKey', 'deleteInstance', 'rotate']
@@ -208,14 +209,14 @@ async function readAll(api: Api, entity: string): Promise<RecordRow[]> {
 export async function settled(api: Api, timeoutMs: number): Promise<number> {
   const started = Date.now()
   const open = `$filter=${encodeURIComponent("reconcileAt ne null or state_code eq 'Creating' or state_code eq 'Deleting'")}&$count=true&$top=0`
-  for (;;) {
-    const counts = await Promise.all(['ServiceInstances', 'ServiceKeys'].map(e => api.get(`/${e}?${open}`)))
-    if (counts.every(c => c.status === 200 && c.data['@odata.count'] === 0)) return Date.now() - started
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`Not settled after ${timeoutMs} ms: ${counts.map(c => JSON.stringify(c.data?.['@odata.count'] ?? c.data)).join(', ')}`)
-    }
-    await sleep(200)
-  }
+  const count = (e: string) => api.get(`/${e}?${open}`).then(r => (r.status === 200 ? (r.data['@odata.count'] as number) : `${r.status} ${JSON.stringify(r.data)}`))
+  await eventually(() => Promise.all(['ServiceInstances', 'ServiceKeys'].map(count)), {
+    what: 'no instance or key transitional or due',
+    until: counts => counts.every(c => c === 0),
+    timeout: timeoutMs,
+    interval: 200
+  })
+  return Date.now() - started
 }
 
 /** An object in Service Manager as far as the check needs it: its id and the record it belongs to. */

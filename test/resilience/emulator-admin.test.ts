@@ -4,6 +4,7 @@
  * X-CorrelationID.
  */
 import { startEmulator, type Emulator } from '../../emulator'
+import { eventually } from '../support/eventually'
 
 let emu: Emulator
 let plain: Emulator
@@ -53,12 +54,8 @@ describe('delayResponseMs', () => {
     const started = Date.now()
     const pending = createInstance(bearer, 'delayed')
     // SM holds the instance long before its answer arrives
-    let seenAt = 0
-    while (!seenAt && Date.now() - started < 600) {
-      if (emu.instances().some(i => i.name === 'delayed')) seenAt = Date.now()
-      else await new Promise(r => setTimeout(r, 20))
-    }
-    expect(seenAt).toBeGreaterThan(0)
+    await eventually(() => emu.instances().some(i => i.name === 'delayed'), { what: 'the instance in SM before the answer', timeout: 600, interval: 20 })
+    expect(Date.now() - started).toBeLessThan(700)
     const res = await pending
     expect(res.status).toBe(202)
     expect(Date.now() - started).toBeGreaterThanOrEqual(700)

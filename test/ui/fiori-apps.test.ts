@@ -16,6 +16,7 @@ import {
   button,
   changedFrom,
   contextFor,
+  withPageAs,
   dialog,
   dialogInput,
   ensureChromium,
@@ -278,9 +279,7 @@ describe('Fiori apps in a browser', () => {
   test(
     'a viewer sees the key but none of the actions the service would refuse',
     async () => {
-      const viewer = await contextFor(browser, 'viewer', problems)
-      try {
-        const viewerPage = await viewer.newPage()
+      await withPageAs(browser, 'viewer', problems, async viewerPage => {
         // the app asks the service what this user may do (the Me singleton, app/shared/Permissions.js)
         const me = viewerPage.waitForResponse(r => /\/Me(\?|$)/.test(r.url()), { timeout: APP_LOAD_TIMEOUT })
         await openApp(viewerPage, `${server.url}/servicekeys/index.html`)
@@ -296,9 +295,7 @@ describe('Fiori apps in a browser', () => {
         const refused = /^\s*(Verify|Rotate|Refresh|Delete|Reveal Credentials|Download Credentials)\s*$/
         await expect(viewerPage.locator('button:visible', { hasText: refused }).count()).resolves.toBe(0)
         await screenshot(viewerPage, '10-key-as-viewer')
-      } finally {
-        await viewer.close()
-      }
+      })
     },
     TEST_TIMEOUT
   )
@@ -306,9 +303,7 @@ describe('Fiori apps in a browser', () => {
   test(
     'a credential reader may reveal and download a key but neither change nor verify it',
     async () => {
-      const reader = await contextFor(browser, 'reader', problems)
-      try {
-        const readerPage = await reader.newPage()
+      await withPageAs(browser, 'reader', problems, async readerPage => {
         await openApp(readerPage, `${server.url}/servicekeys/index.html`)
         await text(readerPage, KEY).click()
         await text(readerPage, 'Credential Metadata').waitFor({ timeout: STEP_TIMEOUT })
@@ -318,9 +313,7 @@ describe('Fiori apps in a browser', () => {
         const refused = /^\s*(Verify|Rotate|Refresh|Delete|Create)\s*$/
         await expect(readerPage.locator('button:visible', { hasText: refused }).count()).resolves.toBe(0)
         await screenshot(readerPage, '10b-key-as-reader')
-      } finally {
-        await reader.close()
-      }
+      })
     },
     TEST_TIMEOUT
   )

@@ -14,6 +14,7 @@ import {
   button,
   Clicks,
   contextFor,
+  withPageAs,
   ensureChromium,
   launchBrowser,
   odata,
@@ -185,17 +186,13 @@ describe('guided Get Credentials flow', () => {
   test(
     'a viewer sees the templates but may not check or provision',
     async () => {
-      const viewer = await contextFor(browser, 'viewer', problems)
-      try {
-        const viewerPage = await viewer.newPage()
+      await withPageAs(browser, 'viewer', problems, async viewerPage => {
         await viewerPage.goto(`${server.url}/getcredentials/index.html`)
         await viewerPage.locator(`#${VIEW}noProvision`).waitFor({ timeout: APP_LOAD_TIMEOUT })
         await viewerPage.locator(`#${VIEW}templates li.sapMLIB`).filter({ has: viewerPage.getByText('Cloud ALM API', { exact: true }) }).click()
         await expect(button(viewerPage, 'Check').isEnabled()).resolves.toBe(false)
         await screenshot(viewerPage, 'gc-6-as-viewer')
-      } finally {
-        await viewer.close()
-      }
+      })
     },
     TEST_TIMEOUT
   )

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'fs'
 import path from 'path'
 import { Browser, BrowserContext, chromium, Locator, Page } from 'playwright-core'
 import { CDS_LISTENING, childEnv, freePort, onLoopback, start, type Proc } from '../support/process'
+import { eventually } from '../support/eventually'
 
 export const ROOT = path.resolve(__dirname, '..', '..')
 export const CHROMIUM = '/usr/bin/chromium'
@@ -121,6 +122,16 @@ export async function contextFor(browser: Browser, user: User, problems?: Proble
   })
   problems?.watch(context)
   return context
+}
+
+/** Runs `fn` on a page of a browser context of its own for `user`, and closes the context after it. */
+export async function withPageAs(browser: Browser, user: User, problems: Problems, fn: (page: Page) => Promise<void>): Promise<void> {
+  const context = await contextFor(browser, user, problems)
+  try {
+    await fn(await context.newPage())
+  } finally {
+    await context.close()
+  }
 }
 
 /**
@@ -263,23 +274,19 @@ export function headerFacet(page: Page, value: string | RegExp): Locator {
 }
 
 /** Polls `read` until it returns something other than `previous`; returns the new value. */
-export async function changedFrom<T>(previous: T, read: () => Promise<T>, timeoutMs = STEP_TIMEOUT): Promise<T> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const value = await read()
-    if (value !== previous) return value
-    if (Date.now() > until) throw new Error(`still ${JSON.stringify(previous)} after ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
+export function changedFrom<T>(previous: T, read: () => Promise<T>, timeoutMs = STEP_TIMEOUT): Promise<T> {
+  return eventually(read, { what: `a change from ${JSON.stringify(previous)}`, until: value => value !== previous, timeout: timeoutMs, interval: 250 })
 }
 
 /** Presses the object page's Refresh action until the header shows `text` (e.g. the state Ready). */
 export async function refreshUntil(page: Page, value: string, timeoutMs = STEP_TIMEOUT) {
-  const until = Date.now() + timeoutMs
   const shown = headerFacet(page, value)
-  while (!(await shown.isVisible())) {
-    if (Date.now() > until) throw new Error(`object page header never showed "${value}"`)
-    await button(page, 'Refresh').click()
-    await page.waitForTimeout(1000)
-  }
+  await eventually(
+    async () => {
+      if (await shown.isVisible()) return true
+      await button(page, 'Refresh').click()
+      return false
+    },
+    { what: `the object page header showing "${value}"`, timeout: timeoutMs, interval: 1000 }
+  )
 }
