@@ -21,7 +21,7 @@ import { config as smConfig, embeddedEmulator, ServiceManagerAccessError } from 
 import { ServiceManagerError } from './service-manager/errors'
 import { retryDelay } from './lib/retry'
 import { catalogPlanId, platformFor, type PlatformClient } from './cloud-foundry/platform'
-import { settings } from './lib/config'
+import { settings, requiresEntry } from './lib/config'
 import { credentialMetadataColumns } from './lib/key-columns'
 import { backfillKeyScope } from './lib/key-scope'
 import { parseJsonObject } from './lib/naming'
@@ -175,7 +175,7 @@ export class Orchestrator extends cds.Service {
    * kill), so a restarted process takes their objects over at once instead of waiting for the leases to lapse.
    */
   private async takeOverFromPredecessor() {
-    if ((cds.env.requires as unknown as { db?: { kind?: string } }).db?.kind !== 'sqlite') return
+    if (requiresEntry<{ kind?: string }>('db')?.kind !== 'sqlite') return
     await cds.tx(async () => {
       for (const kind of KINDS) await UPDATE(entityOf(kind)).set({ leaseOwner: null, leaseUntil: null }).where`leaseOwner is not null`
       await UPDATE(Duties).set({ leaseOwner: null, leaseUntil: null }).where`leaseOwner is not null`

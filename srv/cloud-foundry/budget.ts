@@ -12,9 +12,9 @@
  * maxPauseMs, inFlightCapMs, pollMs }` (null: no limit at that window), or `false` to switch it off. The
  * defaults are CF's: 2000 per hour, no per-minute limit. Every app instance on one database must use the same.
  */
-import cds from '@sap/cds'
 import { budgetOf, type RateBudget } from '../service-manager/budget'
 import { resolveLimits, type LevelLimits, type ResolvedLimits, type ThrottleLimits } from '../service-manager/throttle'
+import { requiresEntry } from '../lib/config'
 
 export interface CfLimits extends LevelLimits, Omit<ThrottleLimits, 'all' | 'bindings' | 'offerings' | 'plans' | 'instanceCreates' | 'instanceUpdates'> {}
 
@@ -38,7 +38,7 @@ function resolveCfLimits(cfg: CfLimits | false | undefined): ResolvedLimits | un
 
 /** `cds.requires['cloud-foundry'].limits`, resolved; undefined when switched off. */
 function configuredCfLimits(): ResolvedLimits | undefined {
-  const cf = (cds.env.requires as unknown as Record<string, { limits?: CfLimits | false } | undefined>)['cloud-foundry']
+  const cf = requiresEntry<{ limits?: CfLimits | false }>('cloud-foundry')
   return resolveCfLimits(cf?.limits)
 }
 

@@ -9,6 +9,7 @@ import { CloudFoundryService, CloudFoundryAccessError, type CfSubaccountRef } fr
 import type { CfCredentials } from './client'
 import { config as smConfig, embeddedEmulator } from '../service-manager/kinds'
 import { onShutdown } from '../lib/app-events'
+import { requiresEntry } from '../lib/config'
 
 /** What this module uses of the CF emulator (loaded on demand, never part of the production build). */
 export interface EmbeddedCfEmulator {
@@ -27,7 +28,7 @@ export function embeddedCfEmulator<E extends EmbeddedCfEmulator = EmbeddedCfEmul
     // loaded by path, so untyped here: what this module uses of it
     const { startCfEmulator } = (await import(EMULATOR_MODULE)) as { startCfEmulator: (o: Record<string, unknown>) => Promise<EmbeddedCfEmulator> }
     // cds.env.requires names no 'cloud-foundry' entry: the part of it read here
-    const cf = (cds.env.requires as unknown as Record<string, { emulator?: Record<string, unknown> } | undefined>)['cloud-foundry']
+    const cf = requiresEntry<{ emulator?: Record<string, unknown> }>('cloud-foundry')
     const serviceManager = smConfig().kind === 'emulator' ? await embeddedEmulator() : undefined
     const emu = await startCfEmulator({ ...(cf?.emulator ?? {}), serviceManager })
     LOG.info(`Cloud Foundry emulator listening on ${emu.url}`)

@@ -2,6 +2,7 @@ import cds from '@sap/cds'
 import type { Request, Service } from '@sap/cds'
 import type { Application, Request as HttpRequest, Response as HttpResponse, NextFunction } from 'express'
 import { announce } from '../events'
+import { requiresEntry } from './config'
 
 /**
  * The audit log fails closed (@cap-js/audit-logging, `cds.requires['audit-log']`):
@@ -157,7 +158,7 @@ let cached: { at: number; deadLetters: number } | undefined
 let reported = 0
 
 function maxAttempts(): number {
-  const queue = (cds.env.requires as unknown as Record<string, { maxAttempts?: number } | undefined>).queue
+  const queue = requiresEntry<{ maxAttempts?: number }>('queue')
   return queue?.maxAttempts ?? 20
 }
 

@@ -50,3 +50,12 @@ export function settings(): ProvisioningSettings {
     maxUnexpectedErrors: typeof c.maxUnexpectedErrors === 'number' ? c.maxUnexpectedErrors : 5
   }
 }
+
+/**
+ * The `cds.requires` entry `name`, as far as the caller reads it (`T`): @sap/cds types `cds.env.requires`
+ * without the entries of this app (service-manager, cloud-foundry, queue, the db's kind), so this is the one
+ * place that says what they hold.
+ */
+export function requiresEntry<T extends object>(name: string): T | undefined {
+  return (cds.env.requires as unknown as Record<string, T | undefined>)[name]
+}

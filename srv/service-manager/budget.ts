@@ -43,6 +43,7 @@ import {
 import { pauseAfter429 } from '../lib/retry'
 import type { ThrottleOutcome, ThrottleRequest } from './types'
 import { onShutdown } from '../lib/app-events'
+import { requiresEntry } from '../lib/config'
 
 const LOG = cds.log('service-manager')
 /** How long after its time a booking nobody came back for still counts. */
@@ -329,7 +330,7 @@ interface Deployer {
  */
 export function budgetDatabase(): Promise<cds.DatabaseService> {
   database ??= (async () => {
-    const main = { ...(cds.env.requires as unknown as Record<string, Record<string, unknown>>).db }
+    const main = { ...requiresEntry<Record<string, unknown>>('db') }
     const credentials = (main.credentials ?? {}) as Record<string, unknown>
     const inMemory = main.kind === 'sqlite' && (!credentials.url || credentials.url === ':memory:') && !credentials.database
     // the budget's own model: for a database of its own, and where the app's model lacks it (a script)

@@ -7,6 +7,7 @@ import cds from '@sap/cds'
 import { ServiceManagerService, ServiceManagerAccessError, type SubaccountRef } from './service'
 import type { SMCredentials } from './credentials'
 import { onShutdown } from '../lib/app-events'
+import { requiresEntry } from '../lib/config'
 
 /**
  * What this module uses of the SM emulator (emulator/), which `kind: 'emulator'` loads on demand. Its full
@@ -34,7 +35,7 @@ export function embeddedEmulator<E extends EmbeddedEmulator = EmbeddedEmulator>(
   emulator ??= (async () => {
     // a module path tsc does not follow: the emulator (development and tests only) stays out of the production build
     const { startEmulator } = (await import(EMULATOR_MODULE)) as { startEmulator: (o: EmulatorOptions) => Promise<EmbeddedEmulator> }
-    const sm = (cds.env.requires as unknown as Record<string, { emulator?: EmulatorOptions } | undefined>)['service-manager']
+    const sm = requiresEntry<{ emulator?: EmulatorOptions }>('service-manager')
     const emu = await startEmulator(sm?.emulator ?? {})
     LOG.info(`Service Manager emulator listening on ${emu.url}`)
     onShutdown(() => emu.close())

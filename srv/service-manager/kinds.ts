@@ -6,6 +6,7 @@
 import cds from '@sap/cds'
 import type { ServiceManagerClient } from './client'
 import type { ServiceManagerConfig, ServiceManagerService, SubaccountRef } from './service'
+import { requiresEntry } from '../lib/config'
 
 export { ServiceManagerAccessError } from './service'
 export type { ServiceManagerConfig, SubaccountRef } from './service'
@@ -15,7 +16,7 @@ export type { EmbeddedEmulator } from './kind-emulator'
 const KINDS = ['emulator', 'credentials', 'destination']
 
 export function config(): ServiceManagerConfig {
-  return (cds.env.requires as unknown as Record<string, ServiceManagerConfig>)['service-manager'] ?? { kind: 'emulator' }
+  return requiresEntry<ServiceManagerConfig>('service-manager') ?? { kind: 'emulator' }
 }
 
 /** The `service-manager` service of the configured kind. */

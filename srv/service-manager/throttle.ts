@@ -15,8 +15,8 @@
  * that window), or `false` to switch the budget off. `minuteMs` shortens the minute for tests and
  * benchmarks (an hour is 60 of them). Every app instance on one database must use the same limits.
  */
-import cds from '@sap/cds'
 import { duration } from '../lib/duration'
+import { requiresEntry } from '../lib/config'
 
 export type LevelName = 'all' | 'bindings' | 'offerings' | 'plans' | 'instanceCreates' | 'instanceUpdates'
 /** Endpoint classes: who queues behind whom, and what a 429 pauses. */
@@ -122,7 +122,7 @@ export function resolveLimits(cfg: ThrottleLimits = {}): ResolvedLimits {
 
 /** `cds.requires['service-manager'].limits`, resolved; undefined when the budget is switched off. */
 export function configuredLimits(): ResolvedLimits | undefined {
-  const sm = (cds.env.requires as unknown as Record<string, { limits?: ThrottleLimits | false } | undefined>)['service-manager']
+  const sm = requiresEntry<{ limits?: ThrottleLimits | false }>('service-manager')
   const cfg = sm?.limits
   if (cfg === false) return undefined
   return resolveLimits(cfg ?? {})
