@@ -3,6 +3,8 @@ import type { DestinationEmulator } from '../emulator/destination'
 import { embeddedDestinationEmulator, HELD_FOR_DELIVERY } from '../srv/destinations/delivery'
 import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
 import { useApp } from './support/app'
+import { eventually } from './support/eventually'
+import * as clock from '../srv/lib/clock'
 
 const { as, admin, emu: sm } = useApp()
 
@@ -49,6 +51,7 @@ beforeAll(async () => {
 afterEach(() => {
   dest.clearFaults()
   provisioning().rotationOverlap = '1h'
+  clock.reset()
 })
 
 describe('Destination service keys (DestinationTargets)', () => {
@@ -289,5 +292,31 @@ describe('rotation', () => {
     const deleted = sm.calls.find(c => c.method === 'DELETE' && c.path === `/v1/service_bindings/${old.smId}`)!
     expect(written.at).toBeLessThan(deleted.at)
     expect((await find('rotating-api')).body.authTokens[0].type).toBe('bearer')
+  })
+
+  test("a retirement held for a destination keeps its overlap on the app's time once the destination holds the successor", async () => {
+    const HOUR = 3_600_000
+    const old = await readyKey('dest-held-clock-key')
+    const res = await register(old.ID, 'held-clock-api')
+    await waitFor(admin, `${API}/Registrations(${res.data.ID})`, delivered)
+    dest.addFault({ method: 'PUT', path: '/destination-configuration/v1/subaccountDestinations', status: 503, times: 2 })
+    const rotated = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
+    expect(rotated.status).toBe(200)
+    const successor = await waitFor(admin, `${API}/ServiceKeys(${rotated.data.ID})`, stateIs('Ready'))
+    // two hours pass on the app's clock before the destination takes the successor
+    clock.advance(2 * HOUR)
+    await waitFor(admin, `${API}/Registrations(${res.data.ID})`, r => r.delivery === 'delivered' && r.deliveredKey_ID === successor.ID)
+    const released = await eventually(() => admin.get(`${API}/ServiceKeys(${old.ID})`).then(r => r.data as { retireAt: string; state_code: string }), {
+      what: 'the held retirement released',
+      until: k => new Date(k.retireAt).toISOString() !== HELD_FOR_DELIVERY
+    })
+    // the overlap (1 h) from the app's time of the hand-over, not from the wall clock's
+    expect(Date.parse(released.retireAt) - clock.now()).toBeGreaterThan(HOUR - 60_000)
+    expect(Date.parse(released.retireAt) - clock.now()).toBeLessThanOrEqual(HOUR)
+    expect(released.state_code).toBe('Ready')
+    // past the overlap on the app's clock, the expiry scan retires it
+    clock.advance(HOUR + 60_000)
+    expect((await admin.post(`${API}/scanExpiry`, {})).status).toBe(200)
+    await waitFor(admin, `${API}/ServiceKeys(${old.ID})`, stateIs('Deleted'))
   })
 })

@@ -26,6 +26,7 @@ import { Orchestrator } from '../orchestrator'
 import { config as smConfig, embeddedEmulator } from '../service-manager/kinds'
 import { DestinationServiceError, putCertificate, putDestination, remove, type DestinationTarget } from './client'
 import { onServed, onShutdown } from '../lib/app-events'
+import * as clock from '../lib/clock'
 
 const LOG = cds.log('destinations')
 const now = () => new Date().toISOString()
@@ -282,7 +283,8 @@ async function releaseRetirement(keyId: string) {
   const old = await SELECT.one.from(ServiceKeys, keyId)
   if (!old || old.desired !== DesiredState.present || !old.retireAt || new Date(old.retireAt).toISOString() !== HELD_FOR_DELIVERY) return
   const overlapMs = old.rotationOverlapHours != null ? old.rotationOverlapHours * HOUR_MS : settings().rotationOverlapMs
-  const retireAt = inMs(overlapMs)
+  // the overlap runs on the app's time, as the rotation's own (rotation.ts)
+  const retireAt = new Date(clock.now() + overlapMs).toISOString()
   await UPDATE(ServiceKeys).set({ retireAt, reconcileAt: retireAt }).where({ ID: keyId, retireAt: HELD_FOR_DELIVERY })
   Orchestrator.wakeAfterCommit()
 }
