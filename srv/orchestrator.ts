@@ -32,6 +32,7 @@ import { concluded } from './lifecycle-events'
 import { rotationFailure, successorSettled } from './rotation'
 import * as clock from './lib/clock'
 import { onShutdown } from './lib/app-events'
+import { enterAppContext } from './lib/system-context'
 
 const LOG = cds.log('orchestrator')
 
@@ -203,6 +204,7 @@ export class Orchestrator extends cds.Service {
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.timerAt = Infinity
+      enterAppContext()
       void this.tick()
     }, Math.max(0, ms)).unref()
   }

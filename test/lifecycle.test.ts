@@ -1,7 +1,7 @@
 import { API, PLANS, SUB1, SUB2, stateIs, waitFor } from './helpers'
 import { useApp } from './support/app'
 
-const { admin, emu } = useApp()
+const { admin, as, emu } = useApp()
 
 const smPosts = (resource: 'service_instances' | 'service_bindings') =>
   emu.calls.filter(c => c.method === 'POST' && c.path === `/v1/${resource}`)
@@ -18,6 +18,16 @@ async function createInstance(name: string, extra: Record<string, unknown> = {})
 }
 
 describe('instance and key lifecycle through OData and the Service Manager HTTP API', () => {
+  test("what the reconciler writes is the app's change, not that of the user whose request woke it", async () => {
+    const res = await as('provisioner').post(`${API}/ServiceInstances`, { subaccount_ID: SUB1, plan_ID: PLANS.sub1.xsuaaApplication, name: 'woken-by-provisioner' })
+    expect(res.status).toBe(201)
+    expect(res.data).toMatchObject({ createdBy: 'provisioner', modifiedBy: 'provisioner' })
+    const inst = await waitFor(admin, `${API}/ServiceInstances(${res.data.ID})`, stateIs('Ready', 'Failed'))
+    expect(inst).toMatchObject({ state_code: 'Ready', createdBy: 'provisioner', modifiedBy: 'service-key-manager' })
+    const op = (await admin.get(`${API}/Operations(${inst.lastOperation_ID})`)).data
+    expect(op).toMatchObject({ state_code: 'succeeded', createdBy: 'provisioner', modifiedBy: 'service-key-manager' })
+  })
+
   test('create instance -> Ready, create key -> Ready, delete key, delete instance -> Deleted', async () => {
     const parameters = { xsappname: 'orders-app', 'oauth2-configuration': { 'credential-types': ['binding-secret', 'x509'] } }
     const created = await createInstance('orders-xsuaa', { parameters: JSON.stringify(parameters) })

@@ -27,6 +27,7 @@ import { config as smConfig, embeddedEmulator } from '../service-manager/kinds'
 import { DestinationServiceError, putCertificate, putDestination, remove, type DestinationTarget } from './client'
 import { onServed, onShutdown } from '../lib/app-events'
 import * as clock from '../lib/clock'
+import { enterAppContext } from '../lib/system-context'
 
 const LOG = cds.log('destinations')
 const now = () => new Date().toISOString()
@@ -135,7 +136,10 @@ const running = new Set<Promise<void>>()
 export function wakeDelivery() {
   if (stopped) return
   clearTimeout(timer)
-  timer = setTimeout(() => void tick(), 0).unref()
+  timer = setTimeout(() => {
+    enterAppContext()
+    void tick()
+  }, 0).unref()
 }
 
 /** Wakes the delivery once the current transaction has committed. */
@@ -188,7 +192,10 @@ async function tick() {
     ticking = false
     if (!stopped) {
       clearTimeout(timer)
-      timer = setTimeout(() => void tick(), settings().reconcilePollMs).unref()
+      timer = setTimeout(() => {
+        enterAppContext()
+        void tick()
+      }, settings().reconcilePollMs).unref()
     }
   }
 }
