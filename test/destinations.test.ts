@@ -265,25 +265,30 @@ describe('keys delivered into destinations', () => {
 })
 
 describe('rotation', () => {
-  test('the destination holds the successor before the old key is retired', async () => {
-    provisioning().rotationOverlap = '1s'
-    const old = await readyKey('dest-rotating-key')
-    const res = await register(old.ID, 'rotating-api')
+  /** A key delivered to destination `name`, rotated while the Destination service fails `failures` times. */
+  async function rotateWhileDestinationFails(key: string, name: string, failures: number) {
+    const old = await readyKey(key)
+    const res = await register(old.ID, name)
     await waitFor(admin, `${API}/Registrations(${res.data.ID})`, delivered)
-
-    // the Destination service fails for a while: the old key waits for it, whatever the overlap
-    dest.addFault({ method: 'PUT', path: '/destination-configuration/v1/subaccountDestinations', status: 503, times: 3 })
+    dest.addFault({ method: 'PUT', path: '/destination-configuration/v1/subaccountDestinations', status: 503, times: failures })
     const rotated = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
     expect(rotated.status).toBe(200)
     const successor = await waitFor(admin, `${API}/ServiceKeys(${rotated.data.ID})`, stateIs('Ready'))
-    const failing = await waitFor(admin, `${API}/Registrations(${res.data.ID})`, r => r.deliveryAttempts >= 2)
+    return { old, registration: res.data.ID as string, successor }
+  }
+
+  test('the destination holds the successor before the old key is retired', async () => {
+    provisioning().rotationOverlap = '1s'
+    // the Destination service fails for a while: the old key waits for it, whatever the overlap
+    const { old, registration, successor } = await rotateWhileDestinationFails('dest-rotating-key', 'rotating-api', 3)
+    const failing = await waitFor(admin, `${API}/Registrations(${registration})`, r => r.deliveryAttempts >= 2)
     expect(failing).toMatchObject({ serviceKey_ID: successor.ID, deliveredKey_ID: old.ID, delivery: 'failed' })
     const waiting = (await admin.get(`${API}/ServiceKeys(${old.ID})`)).data
     expect(waiting.state_code).toBe('Ready')
     expect(new Date(waiting.retireAt).toISOString()).toBe(HELD_FOR_DELIVERY)
     expect(destinationIn('rotating-api')?.clientId).toBe(old.clientId)
 
-    await waitFor(admin, `${API}/Registrations(${res.data.ID})`, r => r.delivery === 'delivered' && r.deliveredKey_ID === successor.ID)
+    await waitFor(admin, `${API}/Registrations(${registration})`, r => r.delivery === 'delivered' && r.deliveredKey_ID === successor.ID)
     expect(destinationIn('rotating-api')).toMatchObject({ clientId: successor.clientId, clientSecret: secretOf(successor.smId) })
     await waitFor(admin, `${API}/ServiceKeys(${old.ID})`, stateIs('Deleted'))
 
@@ -296,16 +301,10 @@ describe('rotation', () => {
 
   test("a retirement held for a destination keeps its overlap on the app's time once the destination holds the successor", async () => {
     const HOUR = 3_600_000
-    const old = await readyKey('dest-held-clock-key')
-    const res = await register(old.ID, 'held-clock-api')
-    await waitFor(admin, `${API}/Registrations(${res.data.ID})`, delivered)
-    dest.addFault({ method: 'PUT', path: '/destination-configuration/v1/subaccountDestinations', status: 503, times: 2 })
-    const rotated = await admin.post(`${API}/ServiceKeys(${old.ID})/rotate`, {})
-    expect(rotated.status).toBe(200)
-    const successor = await waitFor(admin, `${API}/ServiceKeys(${rotated.data.ID})`, stateIs('Ready'))
+    const { old, registration, successor } = await rotateWhileDestinationFails('dest-held-clock-key', 'held-clock-api', 2)
     // two hours pass on the app's clock before the destination takes the successor
     clock.advance(2 * HOUR)
-    await waitFor(admin, `${API}/Registrations(${res.data.ID})`, r => r.delivery === 'delivered' && r.deliveredKey_ID === successor.ID)
+    await waitFor(admin, `${API}/Registrations(${registration})`, r => r.delivery === 'delivered' && r.deliveredKey_ID === successor.ID)
     const released = await eventually(() => admin.get(`${API}/ServiceKeys(${old.ID})`).then(r => r.data as { retireAt: string; state_code: string }), {
       what: 'the held retirement released',
       until: k => new Date(k.retireAt).toISOString() !== HELD_FOR_DELIVERY
