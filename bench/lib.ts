@@ -51,8 +51,8 @@ export interface AppProcess {
  * The server as it runs in production, built JavaScript under `cds-serve` without a TypeScript loader: the
  * project's srv/ and emulator/ compiled to CommonJS (esbuild, as `tsc` with `module: commonjs` emits them:
  * a dynamic import becomes a require) in `dir`, next to copies of their other files and of app/ and bench/
- * (models that refer to srv/ by relative paths), the configuration files, and links to db/, _i18n/ and
- * node_modules/. Returns `dir`, the folder to start the app in.
+ * (models that refer to srv/ by relative paths), the configuration files, and links to db/, _i18n/,
+ * @cds-models/ and node_modules/. Returns `dir`, the folder to start the app in.
  */
 export function buildServer(dir: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- esbuild comes with tsx, not as a dependency of ours: loaded only for a build
@@ -83,7 +83,8 @@ export function buildServer(dir: string): string {
     logLevel: 'warning'
   })
   for (const name of ['package.json', '.cdsrc.json', 'xs-security.json']) copyFileSync(path.join(ROOT, name), path.join(dir, name))
-  for (const name of ['node_modules', 'db', '_i18n']) symlinkSync(path.join(ROOT, name), path.join(dir, name))
+  // @cds-models: the handlers use the generated entity classes and enum constants at run time (`#cds-models/*`)
+  for (const name of ['node_modules', 'db', '_i18n', '@cds-models']) symlinkSync(path.join(ROOT, name), path.join(dir, name))
   return dir
 }
 
