@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { AppProcess, EmulatorProcess, deploy, sleep, stopAll, type AppConfig } from '../resilience/support'
 import { Interleaving, plan, runAll, seedFrom, seeded, settled, violations, type Answer, type Api } from './workload'
+import { eventually } from '../support/eventually'
 
 const SEED = seedFrom(process.env.KILL_SEED)
 const KILLS = Number(process.env.KILL_COUNT ?? 20)
@@ -44,19 +45,20 @@ afterAll(async () => {
 
 /** The app as the workload sees it: a request a kill swallowed is sent again once the app is back. */
 function resilientApi(): Api {
-  const send = async (method: string, p: string, body?: unknown): Promise<Answer> => {
-    for (let attempt = 0; ; attempt++) {
-      const current = app
-      if (current) {
-        try {
-          const res = await current.request(method, p, body)
-          return attempt === 0 ? res : await recognised(method, p, body, res)
-        } catch {
-          /* killed while the request was on its way: send it again to the next process */
-        }
-      }
-      await sleep(100)
-    }
+  const send = (method: string, p: string, body?: unknown): Promise<Answer> => {
+    let sent = false
+    return eventually(
+      async () => {
+        const current = app
+        if (!current) throw new Error('the app is restarting')
+        // a request sent before may have been carried out by the killed process
+        const again = sent
+        sent = true
+        const res = await current.request(method, p, body)
+        return again ? recognised(method, p, body, res) : res
+      },
+      { what: `${method} ${p} answered by a running app`, until: () => true, timeout: 120_000, interval: 100 }
+    )
   }
   return { get: p => send('GET', p), post: (p, b) => send('POST', p, b), delete: p => send('DELETE', p) }
 }
