@@ -434,6 +434,8 @@ describe('rate budget: the limiter', () => {
     const refused = b.acquire({ method: 'POST', path: '/v1/service_instances' })
     b.close()
     await expect(refused).rejects.toThrow(/closed/)
+    // retryable: a step refused at shutdown comes back later instead of counting as an unexpected error
+    await expect(refused).rejects.toMatchObject({ name: 'ServiceManagerError', code: 'ShuttingDown', retryable: true })
     expect(b.stats.waiting).toBe(0)
     await expect(b.acquire({ method: 'GET', path: '/v1/service_offerings' })).rejects.toThrow(/closed/)
   })

@@ -41,6 +41,7 @@ import {
   type ThrottleClass
 } from './throttle'
 import { pauseAfter429 } from '../lib/retry'
+import { ServiceManagerError } from './errors'
 import type { ThrottleOutcome, ThrottleRequest } from './types'
 import { onShutdown } from '../lib/app-events'
 import { requiresEntry } from '../lib/config'
@@ -524,8 +525,9 @@ export class RateBudget {
     for (const q of this.queues.values()) for (const w of q.splice(0)) w.reject(refused)
   }
 
-  private closedError(): Error {
-    return new Error(`The rate budget of ${this.subaccount} is closed: the app is shutting down`)
+  /** Retryable: a step refused here comes back later (in this process after a restart, or in another). */
+  private closedError(): ServiceManagerError {
+    return new ServiceManagerError({ code: 'ShuttingDown', description: `The rate budget of ${this.subaccount} is closed: the app is shutting down`, retryable: true })
   }
 
   private kick(): void {
