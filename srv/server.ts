@@ -1,10 +1,13 @@
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
 import cds from '@sap/cds'
-import type { Application } from 'express'
+import express, { type Application, type RequestHandler } from 'express'
 import { guardInstanceAccess } from './lib/instance-auth'
 import { errorAnswer, requestGuard } from './lib/input-guard'
 import { auditRefusedCredentialReads, auditRefusedCredentialRequests, serveHealth, watchAuditDeadLetters } from './lib/audit'
 import { reportBindings } from './lib/bindings'
 import { guardConsumerApps, technicalUsers } from './lib/technical-users'
+import { cacheCompiledQueriesOfDb } from './lib/query-cache'
 
 const LOG = cds.log('server')
 
@@ -76,4 +79,35 @@ cds.on('served', services => {
   watchAuditDeadLetters()
 })
 
-export default cds.server
+/** Compiled reads are reused (lib/query-cache.ts). */
+cacheCompiledQueriesOfDb()
+
+/**
+ * The Fiori apps and the entry page (app/) for local use: CAP's static middleware looks every request up on
+ * disk, OData requests included (a file-system call each). Here only the entry page and the top-level
+ * entries of app/ are looked up; everything else goes straight on to the services.
+ */
+function staticApps(folder: string): RequestHandler | undefined {
+  let entries: Set<string>
+  try {
+    entries = new Set(readdirSync(folder))
+  } catch {
+    return undefined
+  }
+  const serve: RequestHandler = express.static(folder)
+  return (req, res, next) => {
+    const first = req.path.split('/')[1] ?? ''
+    if (first === '' || entries.has(first)) return serve(req, res, next)
+    next()
+  }
+}
+
+/** cds.server as @sap/cds's types leave it (Function) */
+const cdsServer = cds.server as unknown as (options: Record<string, unknown>) => Promise<unknown>
+
+export default (options: Record<string, unknown> = {}) => {
+  const folder = path.resolve(cds.root, cds.env.folders.app)
+  const apps = options.static === undefined ? staticApps(folder) : undefined
+  if (apps) cds.once('bootstrap', app => app.use(apps))
+  return cdsServer({ ...options, ...(apps ? { static: false } : {}) })
+}
