@@ -265,7 +265,7 @@ class Conditions {
       if (known.size >= REMEMBERED) known.clear()
       known.set(key, c)
     }
-    return typeof c === 'boolean' ? c : structuredClone(c)
+    return typeof c === 'boolean' ? c : copy(c)
   }
 
   /** `$user...` replaced as CAP does, with the attribute values of `subaccountScope` for `Subaccount`. */
@@ -313,6 +313,20 @@ class Conditions {
   }
 }
 
+/**
+ * A deep copy of condition tokens (arrays, plain objects, values), which the query they go into may change;
+ * several times faster than structuredClone for these small trees, which every restricted read copies.
+ */
+function copy<T>(x: T): T {
+  if (Array.isArray(x)) return x.map(copy) as T
+  if (x !== null && typeof x === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const k of Object.keys(x)) out[k] = copy((x as Record<string, unknown>)[k])
+    return out as T
+  }
+  return x
+}
+
 /** parsed `where` strings of `@restrict`: the model's strings do not change, parsing them costs a compiler call */
 const parsed = new Map<string, Token[]>()
 
@@ -324,10 +338,10 @@ function whereTokens(where: unknown): Token[] {
       tokens = x.xpr ?? [x]
       parsed.set(where, tokens)
     }
-    return structuredClone(tokens)
+    return copy(tokens)
   }
-  if (isRow(where) && Array.isArray(where.xpr)) return structuredClone(where.xpr)
-  return structuredClone(where as Token[])
+  if (isRow(where) && Array.isArray(where.xpr)) return copy(where.xpr as Token[])
+  return copy(where as Token[])
 }
 
 function or(conditions: Condition[]): Condition {
