@@ -9,6 +9,7 @@ import { API, PLANS, SUB1, SUB2 } from './helpers'
 import { useApp } from './support/app'
 import { mockedUsers } from './support/users'
 import { fill, listPlans } from './list-plans'
+import { queryCacheStats } from '../srv/lib/query-cache'
 
 /**
  * The Subaccount attribute on PostgreSQL: the users of the security matrix limited to some subaccounts
@@ -88,6 +89,27 @@ describe('PostgreSQL: READ', () => {
     const list = await client(user).get(`${API}/${set}?$select=ID&$top=1000&$count=true`)
     expect(list.status).toBe(200)
     expect(list.data.value.map((r: { ID: string }) => r.ID).includes(id)).toBe(status === 200)
+  })
+})
+
+describe('PostgreSQL: compiled reads kept for reuse (srv/lib/query-cache.ts)', () => {
+  test("a list asked again is not compiled again, and still answers each user their own rows", async () => {
+    const url = `${API}/ServiceInstances?$select=ID,name&$orderby=name&$top=1&$count=true`
+    const users = ['admin', 'viewer-eu10', 'provisioner-eu20']
+    const first = await Promise.all(users.map(u => client(u).get(url)))
+    expect(first.map(r => r.status)).toEqual([200, 200, 200])
+    const hits = queryCacheStats.hits
+    const again = await Promise.all(users.map(u => client(u).get(url)))
+    expect(again.map(r => r.data)).toEqual(first.map(r => r.data))
+    // each user's page and count
+    expect(queryCacheStats.hits - hits).toBeGreaterThanOrEqual(2 * users.length)
+    // the restricted users see fewer instances than the admin, and not each other's
+    const counts = again.map(r => (r.data as { '@odata.count': number })['@odata.count'])
+    expect(counts[1]).toBeGreaterThan(0)
+    expect(counts[2]).toBeGreaterThan(0)
+    expect(counts[1] + counts[2]).toBeLessThanOrEqual(counts[0])
+    const ids = again.map(r => (r.data as { value: { ID: string }[] }).value.map(v => v.ID))
+    expect(ids[1][0]).not.toEqual(ids[2][0])
   })
 })
 
