@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { ROOT, block, buildServer, cpuSeconds, fmt, percentile, productionNodeOptions, request, rss, secs, sleep, startApp } from './lib'
+import { ROOT, block, buildServer, cpuSeconds, fmt, percentile, productionNodeOptions, request, rss, secs, sleep, startApp, type AppProcess } from './lib'
 import { LIST_REQUESTS, type ListRequest } from './list-requests'
 
 // better-sqlite3 (the driver under @cap-js/sqlite) ships no types; the few calls used here
@@ -62,6 +62,11 @@ export interface ListQueryOptions {
   server?: 'built' | 'tsx'
   /** node options of the server (default: those production sets, `productionNodeOptions`) */
   nodeOptions?: string[]
+  /**
+   * Also measure ours against a second server over the same data with `requires.db.compiledQueryCache: false`
+   * (srv/lib/query-cache.ts), in alternating rounds: what keeping compiled reads saves
+   */
+  compareCache?: boolean
 }
 
 interface Figures {
@@ -81,6 +86,8 @@ export interface ListQueryResult {
   /** ms per page (page + count) in plain SQL on one connection, by user and app */
   rawSqlMs: Record<Who, Record<string, number>>
   peakRssMiB: number
+  /** with compareCache: ours with the cache (on) and without (off), by user, then by client count */
+  cache?: Record<Who, Record<number, { on: Figures; off: Figures }>>
 }
 
 /** Deploys the schema (with the bare service's views) and the indexes (db/init.js) to a SQLite file. */
@@ -307,6 +314,48 @@ function figures(results: Measured[]): Figures {
   }
 }
 
+/**
+ * Ours on the measured server (compiled reads kept) against ours on a second server started over the same
+ * database without them, in alternating rounds; the second server is stopped at the end.
+ */
+async function compareCache(on: AppProcess, start: () => Promise<AppProcess>, o: ListQueryOptions) {
+  const off = await start()
+  try {
+    const servers = { on, off }
+    const urls = (app: AppProcess, who: Who) => LIST_REQUESTS.map(r => urlOf(app.url, 'ours', who, r))
+    for (const who of Object.keys(USERS) as Who[]) await load(urls(off, who), USERS[who].auth, Math.max(...o.concurrency), 3000)
+    const result = {} as NonNullable<ListQueryResult['cache']>
+    for (const who of Object.keys(USERS) as Who[]) {
+      result[who] = {}
+      for (const concurrency of o.concurrency) {
+        const measured: Record<'on' | 'off', Measured[]> = { on: [], off: [] }
+        for (let r = 0; r < o.rounds; r++) {
+          const order = r % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)
+          for (const which of order) {
+            const app = servers[which]
+            const cpu = cpuSeconds(app.pid)
+            const res = await load(urls(app, who), USERS[who].auth, concurrency, o.seconds * 1000)
+            measured[which].push({ ...res, cpuSeconds: cpuSeconds(app.pid) - cpu })
+          }
+        }
+        result[who][concurrency] = { on: figures(measured.on), off: figures(measured.off) }
+      }
+    }
+    const rows: Array<[string, string]> = []
+    for (const who of Object.keys(USERS) as Who[])
+      for (const c of o.concurrency) {
+        const { on: a, off: b } = result[who][c]
+        rows.push([`${USERS[who].name}, ${c} clients: requests/s on / off`, `${fmt(a.rps, 1)} / ${fmt(b.rps, 1)} = ${fmt(a.rps / b.rps)}`])
+        rows.push([`${USERS[who].name}, ${c} clients: server CPU per request on / off`, `${fmt(a.cpuMs)} / ${fmt(b.cpuMs)} ms = ${fmt(a.cpuMs / b.cpuMs)}`])
+        rows.push([`${USERS[who].name}, ${c} clients: p50 / p99 on; off`, `${fmt(a.p50, 1)} / ${fmt(a.p99, 1)} ms; ${fmt(b.p50, 1)} / ${fmt(b.p99, 1)} ms`])
+      }
+    block('list query: ours with compiled reads kept (on) / without (off, a second server, requires.db.compiledQueryCache: false)', rows)
+    return result
+  } finally {
+    await off.stop()
+  }
+}
+
 // ---- the same pages in plain SQL ------------------------------------------------------------------------
 
 /** Each app's page (30 rows, its texts and criticalities) and count, written by hand, for one user. */
@@ -384,15 +433,16 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
     const built = server === 'built' ? buildServer(path.join(dir, 'server')) : undefined
     const nodeOptions = o.nodeOptions ?? productionNodeOptions()
 
-    const app = await startApp({
+    const config = (db: Record<string, unknown> = {}) => ({
       requires: {
-        db: { kind: 'sqlite', credentials: { url: file } },
+        db: { kind: 'sqlite', credentials: { url: file }, ...db },
         ...BARE_MODEL,
         messaging: { kind: 'local-messaging' }
       },
       provisioning: { expiryScanInterval: '24h' },
       log: { levels: { cds: 'warn', odata: 'warn', orchestrator: 'error', queue: 'warn', 'persistent-queue': 'warn', 'key-health': 'info' } }
-    }, undefined, { built, nodeOptions })
+    })
+    const app = await startApp(config(), undefined, { built, nodeOptions })
     // the expiry scan runs once at start-up; measure after it
     // (a new database schedules its first scan an interval ahead: then none comes)
     const scanDue = () => {
@@ -447,6 +497,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         }
       }
       const mem = rss(app.pid)
+      const cache = o.compareCache ? await compareCache(app, () => startApp(config({ compiledQueryCache: false }), undefined, { built, nodeOptions }), o) : undefined
 
       block('list query: inputs', [
         ['requests (each client cycles through them)', LIST_REQUESTS.map(r => `${r.app}: ${r.entity}?${decodeURIComponent(r.query)}`).join('\n    ')],
@@ -477,7 +528,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         ['expiry scan at start-up', /Expiry scan:[^\n]*/.exec(app.output())?.[0] ?? 'none (not due)'],
         ['server RSS after start / now / peak', `${fmt(rssBefore.nowMiB, 0)} / ${fmt(mem.nowMiB, 0)} / ${fmt(mem.peakMiB, 0)} MiB`]
       ])
-      return { runs, rawSqlMs, peakRssMiB: mem.peakMiB }
+      return { runs, rawSqlMs, peakRssMiB: mem.peakMiB, cache }
     } finally {
       await app.stop()
     }

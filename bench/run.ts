@@ -18,6 +18,7 @@
  *   --rounds N         alternating rounds per service (default 4)
  *   --server built|tsx the server as in production, built JavaScript (default), or the sources under tsx
  *   --node-options="..."  node options of the server (default: NODE_OPTIONS of the server module in mta.yaml)
+ *   --compare-cache    also measure ours without kept compiled reads (a second server, compiledQueryCache: false)
  *   settle after a crash (c):
  *   --settle-pairs N   instance + key pairs in flight when the app is killed (default 40)
  *   --settle-rounds N  kills per database (default 3)
@@ -63,7 +64,8 @@ async function main() {
       seconds: num(a, 'seconds', 4),
       rounds: num(a, 'rounds', 4),
       server: a.server === 'tsx' ? 'tsx' : 'built',
-      nodeOptions: a['node-options'] === undefined ? undefined : a['node-options'].split(/\s+/).filter(Boolean)
+      nodeOptions: a['node-options'] === undefined ? undefined : a['node-options'].split(/\s+/).filter(Boolean),
+      compareCache: a['compare-cache'] === 'true'
     })
   }
 
@@ -90,6 +92,13 @@ async function main() {
       rows.push([`list query, ${user}: plain SQL per page + count`, Object.entries(list.rawSqlMs[who]).map(([k, v]) => `${k} ${fmt(v, 2)} ms`).join(', ')])
     }
     rows.push(['list query: server peak RSS (goal <= 250 MiB)', `${fmt(list.peakRssMiB, 0)} MiB`])
+    for (const who of ['admin', 'viewer'] as const) {
+      const c = list.cache?.[who]
+      if (!c) continue
+      const user = who === 'admin' ? 'admin' : 'Viewer'
+      rows.push([`list query, ${user}: compiled reads kept / not, CPU per request at ${most} and ${fewest} clients`, `${fmt(c[most].on.cpuMs / c[most].off.cpuMs)}, ${fmt(c[fewest].on.cpuMs / c[fewest].off.cpuMs)}`])
+      rows.push([`list query, ${user}: compiled reads kept / not, p99 at ${fewest} clients`, `${fmt(c[fewest].on.p99 / c[fewest].off.p99)} (${fmt(c[fewest].on.p99, 1)} / ${fmt(c[fewest].off.p99, 1)} ms)`])
+    }
   }
   if (settle) {
     const worst = (ms: number[]) => `${fmt(Math.max(...ms) / 1000, 1)} s (rounds: ${ms.map(m => fmt(m / 1000, 1)).join(', ')})`
