@@ -83,9 +83,10 @@ cds.on('served', services => {
 cacheCompiledQueriesOfDb()
 
 /**
- * The Fiori apps and the entry page (app/) for local use: CAP's static middleware looks every request up on
- * disk, OData requests included (a file-system call each). Here only the entry page and the top-level
- * entries of app/ are looked up; everything else goes straight on to the services.
+ * The Fiori apps and the entry page (app/; the production build stages them in gen/srv/app): CAP's static
+ * middleware looks every request up on disk, OData requests included (a file-system call each). Here only
+ * the entry page and the top-level entries of app/ are looked up; everything else goes straight on to the
+ * services.
  */
 function staticApps(folder: string): RequestHandler | undefined {
   let entries: Set<string>
