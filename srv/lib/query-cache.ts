@@ -144,8 +144,23 @@ function isQueryPart(value: object): boolean {
   return ctor === Object || ctor === undefined || value instanceof Query
 }
 
-/** Hit and miss counts, for tests and the benchmark */
+/** Hit and miss counts of all database services */
 export const queryCacheStats = { hits: 0, misses: 0, statementHits: 0 }
+
+/** A compiled read taken from the cache (hit) or compiled and kept (miss) */
+export interface QueryCacheEvent {
+  kind: 'hit' | 'miss'
+  sql: string
+}
+let observer: ((e: QueryCacheEvent) => void) | undefined
+
+/** Calls `fn` with every hit and miss until the returned function is called (for tests: other work runs meanwhile). */
+export function observeQueryCache(fn: (e: QueryCacheEvent) => void): () => void {
+  observer = fn
+  return () => {
+    if (observer === fn) observer = undefined
+  }
+}
 
 /** The data of a read (`req.data`, `{}` for a list) is rendered only when it holds values (CQN2SQL.render). */
 function noValues(data: unknown): boolean {
@@ -177,6 +192,7 @@ export function cacheCompiledQueries(db: DatabaseService, entries = DEFAULT_ENTR
     const hit = cache.get(key)
     if (hit) {
       queryCacheStats.hits++
+      observer?.({ kind: 'hit', sql: hit.sql })
       // a copy of the values: the caller may bind or change them
       const values = params ?? [...hit.values]
       if (LOG._debug) LOG.debug(hit.sql, values)
@@ -186,6 +202,7 @@ export function cacheCompiledQueries(db: DatabaseService, entries = DEFAULT_ENTR
     // with parameters, only a query whose values are all parameters (CQN2SQL.render then binds `data` as they are)
     if (params && compiled.values !== data) return compiled
     queryCacheStats.misses++
+    observer?.({ kind: 'miss', sql: compiled.sql })
     cache.set(key, { sql: compiled.sql, values: params ? [] : [...compiled.values], cqn: compiled.cqn })
     return compiled
   }
