@@ -143,6 +143,31 @@ describe('on the database service', () => {
     expect(params()).toEqual({ hits: 1, misses: 1 })
   })
 
+  test('a hit is logged like CAP logs what it renders: in production without the values', async () => {
+    const log = cds.log('sql', 'debug')
+    const debug = jest.spyOn(log, 'debug').mockImplementation(() => undefined)
+    const env = process.env.NODE_ENV
+    try {
+      const byName = () => cds.db.run(SELECT.from('btp.provisioning.Subaccounts').columns('ID').where({ displayName: 'Logged by name' }))
+      const counted = count(/Subaccounts/)
+      process.env.NODE_ENV = 'production'
+      await byName()
+      await byName()
+      expect(counted()).toEqual({ hits: 1, misses: 1 })
+      const logged = JSON.stringify(debug.mock.calls)
+      expect(logged).toContain('btp_provisioning_Subaccounts')
+      expect(logged).not.toContain('Logged by name')
+      process.env.NODE_ENV = env
+      debug.mockClear()
+      await byName()
+      expect(JSON.stringify(debug.mock.calls)).toContain('Logged by name')
+    } finally {
+      process.env.NODE_ENV = env
+      debug.mockRestore()
+      cds.log('sql', 'info')
+    }
+  })
+
   test('writes are compiled as before', async () => {
     const writes = count(/Subaccounts/)
     await cds.db.run(UPDATE('btp.provisioning.Subaccounts').set({ health: 'ok' }).where({ ID: SUB1 }))

@@ -144,8 +144,8 @@ function isQueryPart(value: object): boolean {
   return ctor === Object || ctor === undefined || value instanceof Query
 }
 
-/** Hit and miss counts of all database services */
-export const queryCacheStats = { hits: 0, misses: 0, statementHits: 0 }
+/** Prepared statements taken from a connection's cache, on all database services */
+export const queryCacheStats = { statementHits: 0 }
 
 /** A compiled read taken from the cache (hit) or compiled and kept (miss) */
 export interface QueryCacheEvent {
@@ -160,6 +160,10 @@ export function observeQueryCache(fn: (e: QueryCacheEvent) => void): () => void 
   return () => {
     if (observer === fn) observer = undefined
   }
+}
+
+function sanitizeValues(): boolean {
+  return process.env.NODE_ENV === 'production' && (cds.env.log as { sanitize_values?: boolean }).sanitize_values !== false
 }
 
 /** The data of a read (`req.data`, `{}` for a list) is rendered only when it holds values (CQN2SQL.render). */
@@ -191,17 +195,16 @@ export function cacheCompiledQueries(db: DatabaseService, entries = DEFAULT_ENTR
     if (!cache) perModel.set(model, (cache = new Lru(entries)))
     const hit = cache.get(key)
     if (hit) {
-      queryCacheStats.hits++
       observer?.({ kind: 'hit', sql: hit.sql })
       // a copy of the values: the caller may bind or change them
       const values = params ?? [...hit.values]
-      if (LOG._debug) LOG.debug(hit.sql, values)
+      // logged as CAP logs what it renders: in production without the values, unless log.sanitize_values is false
+      if (LOG._debug) LOG.debug(hit.sql, sanitizeValues() && values.length ? ['***'] : values)
       return { sql: hit.sql, values, cqn: hit.cqn }
     }
     const compiled = compile.call(this, query, data)
     // with parameters, only a query whose values are all parameters (CQN2SQL.render then binds `data` as they are)
     if (params && compiled.values !== data) return compiled
-    queryCacheStats.misses++
     observer?.({ kind: 'miss', sql: compiled.sql })
     cache.set(key, { sql: compiled.sql, values: params ? [] : [...compiled.values], cqn: compiled.cqn })
     return compiled
