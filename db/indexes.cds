@@ -26,6 +26,8 @@ annotate db.ServicePlans with @indexes: [
 annotate db.ServiceInstances with @indexes: [
   // the Service Instances app: newest first
   {name: 'modifiedAt', columns: ['-modifiedAt', 'ID']},
+  // a user limited to some subaccounts: their instances, newest first
+  {name: 'subaccountModified', columns: ['subaccount_ID', '-modifiedAt', 'ID']},
   {name: 'subaccount', columns: ['subaccount_ID', 'name']},
   {name: 'plan', columns: ['plan_ID']},
   {name: 'offering', columns: ['offering_ID']},

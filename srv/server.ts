@@ -8,6 +8,7 @@ import { auditRefusedCredentialReads, auditRefusedCredentialRequests, serveHealt
 import { reportBindings } from './lib/bindings'
 import { guardConsumerApps, technicalUsers } from './lib/technical-users'
 import { cacheCompiledQueriesOfDb } from './lib/query-cache'
+import { cacheParsedUrlsAsConfigured } from './lib/url-cache'
 
 const LOG = cds.log('server')
 
@@ -79,8 +80,9 @@ cds.on('served', services => {
   watchAuditDeadLetters()
 })
 
-/** Compiled reads are reused (lib/query-cache.ts). */
+/** Compiled reads are reused (lib/query-cache.ts), and so are parsed OData URLs (lib/url-cache.ts). */
 cacheCompiledQueriesOfDb()
+cds.on('bootstrap', () => cacheParsedUrlsAsConfigured())
 
 /**
  * The Fiori apps and the entry page (app/; the production build stages them in gen/srv/app): CAP's static

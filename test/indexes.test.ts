@@ -21,6 +21,9 @@ const ROOT = path.join(__dirname, '..')
 /** the index named after each list's sort column (db/indexes.cds) */
 const SORTED_BY: Record<string, string> = { Subaccounts: 'displayName', ServiceInstances: 'modifiedAt', ServiceKeys: 'modifiedAt', Certificates: 'notAfter' }
 
+/** the index a user limited to some subaccounts reads a list through: the subaccount, then the sort column (db/indexes.cds) */
+const LIMITED_BY: Record<string, string> = { ServiceInstances: 'subaccountModified', ServiceKeys: 'subaccount' }
+
 const as = (user: string) => (url: string) => client(user).get(url)
 
 beforeAll(async () => {
@@ -55,6 +58,9 @@ describe.each(['admin', 'viewer-acme', 'viewer-eu10'])('default list requests of
       if (user === 'admin') {
         expect({ entity: p.entity, index: p.index }).toEqual({ entity: p.entity, index: `btp_provisioning_${p.entity}_${SORTED_BY[p.entity]}`.toLowerCase() })
         expect({ entity: p.entity, sorts: p.plan.filter(l => /TEMP B-TREE/i.test(l)) }).toEqual({ entity: p.entity, sorts: [] })
+      } else if (LIMITED_BY[p.entity]) {
+        // a limited user's instances and keys: per subaccount in the list's order, not all of theirs sorted
+        expect({ entity: p.entity, index: p.index }).toEqual({ entity: p.entity, index: `btp_provisioning_${p.entity}_${LIMITED_BY[p.entity]}`.toLowerCase() })
       }
     }
   })

@@ -1,5 +1,6 @@
 import cds from '@sap/cds'
 import type { Request, Service } from '@sap/cds'
+import { copyPlain } from './plain-data'
 
 /**
  * Instance-based authorization around CAP's own, using the `@restrict` conditions declared in
@@ -265,7 +266,7 @@ class Conditions {
       if (known.size >= REMEMBERED) known.clear()
       known.set(key, c)
     }
-    return typeof c === 'boolean' ? c : copy(c)
+    return typeof c === 'boolean' ? c : copyPlain(c)
   }
 
   /** `$user...` replaced as CAP does, with the attribute values of `subaccountScope` for `Subaccount`. */
@@ -313,20 +314,6 @@ class Conditions {
   }
 }
 
-/**
- * A deep copy of condition tokens (arrays, plain objects, values), which the query they go into may change;
- * several times faster than structuredClone for these small trees, which every restricted read copies.
- */
-function copy<T>(x: T): T {
-  if (Array.isArray(x)) return x.map(copy) as T
-  if (x !== null && typeof x === 'object') {
-    const out: Record<string, unknown> = {}
-    for (const k of Object.keys(x)) out[k] = copy((x as Record<string, unknown>)[k])
-    return out as T
-  }
-  return x
-}
-
 /** parsed `where` strings of `@restrict`: the model's strings do not change, parsing them costs a compiler call */
 const parsed = new Map<string, Token[]>()
 
@@ -338,10 +325,10 @@ function whereTokens(where: unknown): Token[] {
       tokens = x.xpr ?? [x]
       parsed.set(where, tokens)
     }
-    return copy(tokens)
+    return copyPlain(tokens)
   }
-  if (isRow(where) && Array.isArray(where.xpr)) return copy(where.xpr as Token[])
-  return copy(where as Token[])
+  if (isRow(where) && Array.isArray(where.xpr)) return copyPlain(where.xpr as Token[])
+  return copyPlain(where as Token[])
 }
 
 function or(conditions: Condition[]): Condition {
