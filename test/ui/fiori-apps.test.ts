@@ -15,6 +15,7 @@ import {
   STEP_TIMEOUT,
   button,
   changedFrom,
+  chooseInDialog,
   contextFor,
   withPageAs,
   dialog,
@@ -117,8 +118,8 @@ describe('Fiori apps in a browser', () => {
       await button(page, 'Get Credentials').waitFor()
       await button(page, 'Create').click()
       await fillDialogField(page, 'name', INSTANCE)
-      await fillDialogField(page, 'subaccount', 'ACME Integration (eu10)')
-      await fillDialogField(page, 'plan', 'standard') // Cloud ALM API, entitled in this subaccount
+      await chooseInDialog(page, 'subaccount', 'ACME Integration (eu10)')
+      await chooseInDialog(page, 'plan', 'standard') // Cloud ALM API, entitled in this subaccount
       await screenshot(page, '04-instance-create-dialog')
       await button(dialog(page), 'Create').click()
       await toast(page, `Service instance "${INSTANCE}" created.`).waitFor({ timeout: STEP_TIMEOUT })
@@ -146,7 +147,8 @@ describe('Fiori apps in a browser', () => {
     async () => {
       await button(page, 'Create').click()
       await fillDialogField(page, 'name', `ui-not-entitled-${stamp}`)
-      await fillDialogField(page, 'subaccount', 'ACME Cloud ALM (eu20)')
+      // the plan's value help is filtered by the subaccount the field holds
+      await chooseInDialog(page, 'subaccount', 'ACME Cloud ALM (eu20)')
       // the value help lists every plan of the subaccount's catalog, the ones SM no longer lists marked
       await page.locator('[id$="createDialog--plan::Field-edit-inner-vhi"]').click()
       const help = dialog(page)

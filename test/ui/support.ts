@@ -268,6 +268,32 @@ export async function fillDialogField(page: Page, id: string, value: string) {
   await input.press('Tab')
 }
 
+/**
+ * The value the create dialog's field (its sap.ui.mdc.Field) holds: for a field with a value help, the key of
+ * the entry its text was resolved to; undefined while the typed text is still being looked up.
+ */
+export function dialogFieldValue(page: Page, id: string): Promise<unknown> {
+  return page.evaluate(suffix => {
+    interface Control {
+      getId(): string
+      getValue?(): unknown
+    }
+    const ui = (window as unknown as { sap: { ui: { require(name: string): unknown } } }).sap.ui
+    const Element = ui.require('sap/ui/core/Element') as { registry: { filter(f: (c: Control) => boolean): Control[] } }
+    const [field] = Element.registry.filter(c => c.getId().endsWith(suffix))
+    return field?.getValue?.()
+  }, `createDialog--${id}::Field-edit`)
+}
+
+/**
+ * Types an entry's text into a field of the create dialog with a value help, and waits until the field holds
+ * the entry's key: what depends on the field (another field's value help filtered by it, the POST) sees it.
+ */
+export async function chooseInDialog(page: Page, id: string, text: string) {
+  await fillDialogField(page, id, text)
+  await eventually(() => dialogFieldValue(page, id), { what: `the key of "${text}" in field ${id}`, until: v => typeof v === 'string' && v !== '' && v !== text, timeout: STEP_TIMEOUT })
+}
+
 /** A data point or field group in the object page header showing `value` (e.g. the state Ready). */
 export function headerFacet(page: Page, value: string | RegExp): Locator {
   return page.locator('[id*="fe::HeaderFacet"]:visible', { hasText: value }).first()
