@@ -64,7 +64,8 @@ export interface ListQueryOptions {
   nodeOptions?: string[]
   /**
    * Also measure ours against a second server over the same data with `requires.db.compiledQueryCache: false`
-   * (srv/lib/query-cache.ts), in alternating rounds: what keeping compiled reads saves
+   * (srv/lib/query-cache.ts) and `provisioning.parsedUrlCache: false` (srv/lib/url-cache.ts), in alternating
+   * rounds: what keeping compiled reads and parsed URLs saves
    */
   compareCache?: boolean
 }
@@ -86,7 +87,7 @@ export interface ListQueryResult {
   /** ms per page (page + count) in plain SQL on one connection, by user and app */
   rawSqlMs: Record<Who, Record<string, number>>
   peakRssMiB: number
-  /** with compareCache: ours with the cache (on) and without (off), by user, then by client count */
+  /** with compareCache: ours with the caches (on) and without (off), by user, then by client count */
   cache?: Record<Who, Record<number, { on: Figures; off: Figures }>>
 }
 
@@ -349,7 +350,7 @@ async function compareCache(on: AppProcess, start: () => Promise<AppProcess>, o:
         rows.push([`${USERS[who].name}, ${c} clients: server CPU per request on / off`, `${fmt(a.cpuMs)} / ${fmt(b.cpuMs)} ms = ${fmt(a.cpuMs / b.cpuMs)}`])
         rows.push([`${USERS[who].name}, ${c} clients: p50 / p99 on; off`, `${fmt(a.p50, 1)} / ${fmt(a.p99, 1)} ms; ${fmt(b.p50, 1)} / ${fmt(b.p99, 1)} ms`])
       }
-    block('list query: ours with compiled reads kept (on) / without (off, a second server, requires.db.compiledQueryCache: false)', rows)
+    block('list query: ours with compiled reads and parsed URLs kept (on) / without (off, a second server, compiledQueryCache and parsedUrlCache false)', rows)
     return result
   } finally {
     await off.stop()
@@ -433,13 +434,13 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
     const built = server === 'built' ? buildServer(path.join(dir, 'server')) : undefined
     const nodeOptions = o.nodeOptions ?? productionNodeOptions()
 
-    const config = (db: Record<string, unknown> = {}) => ({
+    const config = (db: Record<string, unknown> = {}, provisioning: Record<string, unknown> = {}) => ({
       requires: {
         db: { kind: 'sqlite', credentials: { url: file }, ...db },
         ...BARE_MODEL,
         messaging: { kind: 'local-messaging' }
       },
-      provisioning: { expiryScanInterval: '24h' },
+      provisioning: { expiryScanInterval: '24h', ...provisioning },
       log: { levels: { cds: 'warn', odata: 'warn', orchestrator: 'error', queue: 'warn', 'persistent-queue': 'warn', 'key-health': 'info' } }
     })
     const app = await startApp(config(), undefined, { built, nodeOptions })
@@ -497,7 +498,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         }
       }
       const mem = rss(app.pid)
-      const cache = o.compareCache ? await compareCache(app, () => startApp(config({ compiledQueryCache: false }), undefined, { built, nodeOptions }), o) : undefined
+      const cache = o.compareCache ? await compareCache(app, () => startApp(config({ compiledQueryCache: false }, { parsedUrlCache: false }), undefined, { built, nodeOptions }), o) : undefined
 
       block('list query: inputs', [
         ['requests (each client cycles through them)', LIST_REQUESTS.map(r => `${r.app}: ${r.entity}?${decodeURIComponent(r.query)}`).join('\n    ')],

@@ -18,7 +18,8 @@
  *   --rounds N         alternating rounds per service (default 4)
  *   --server built|tsx the server as in production, built JavaScript (default), or the sources under tsx
  *   --node-options="..."  node options of the server (default: NODE_OPTIONS of the server module in mta.yaml)
- *   --compare-cache    also measure ours without kept compiled reads (a second server, compiledQueryCache: false)
+ *   --compare-cache    also measure ours without kept compiled reads and parsed URLs (a second server,
+ *                      compiledQueryCache and parsedUrlCache false)
  *   settle after a crash (c):
  *   --settle-pairs N   instance + key pairs in flight when the app is killed (default 40)
  *   --settle-rounds N  kills per database (default 3)
