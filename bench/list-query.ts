@@ -316,7 +316,7 @@ function figures(results: Measured[]): Figures {
 }
 
 /**
- * Ours on the measured server (compiled reads kept) against ours on a second server started over the same
+ * Ours on the measured server (compiled reads and parsed URLs kept) against ours on a second server started over the same
  * database without them, in alternating rounds; the second server is stopped at the end.
  */
 async function compareCache(on: AppProcess, start: () => Promise<AppProcess>, o: ListQueryOptions) {
