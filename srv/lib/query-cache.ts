@@ -152,15 +152,27 @@ export interface QueryCacheEvent {
   kind: 'hit' | 'miss'
   sql: string
 }
-let observer: ((e: QueryCacheEvent) => void) | undefined
 
-/** Calls `fn` with every hit and miss until the returned function is called (for tests: other work runs meanwhile). */
-export function observeQueryCache(fn: (e: QueryCacheEvent) => void): () => void {
-  observer = fn
-  return () => {
-    if (observer === fn) observer = undefined
+/**
+ * One observer of a cache's events at a time (tests): `observe(fn)` calls `fn` with every event until the
+ * function it returns is called; `emit` tells the observer, if any.
+ */
+export function cacheObserver<E>() {
+  let observer: ((e: E) => void) | undefined
+  return {
+    emit: (e: E) => observer?.(e),
+    observe: (fn: (e: E) => void): (() => void) => {
+      observer = fn
+      return () => {
+        if (observer === fn) observer = undefined
+      }
+    }
   }
 }
+
+const events = cacheObserver<QueryCacheEvent>()
+/** Calls `fn` with every hit and miss until the returned function is called (for tests: other work runs meanwhile). */
+export const observeQueryCache = events.observe
 
 function sanitizeValues(): boolean {
   return process.env.NODE_ENV === 'production' && (cds.env.log as { sanitize_values?: boolean }).sanitize_values !== false
@@ -195,7 +207,7 @@ export function cacheCompiledQueries(db: DatabaseService, entries = DEFAULT_ENTR
     if (!cache) perModel.set(model, (cache = new Lru(entries)))
     const hit = cache.get(key)
     if (hit) {
-      observer?.({ kind: 'hit', sql: hit.sql })
+      events.emit({ kind: 'hit', sql: hit.sql })
       // a copy of the values: the caller may bind or change them
       const values = params ?? [...hit.values]
       // logged as CAP logs what it renders: in production without the values, unless log.sanitize_values is false
@@ -205,7 +217,7 @@ export function cacheCompiledQueries(db: DatabaseService, entries = DEFAULT_ENTR
     const compiled = compile.call(this, query, data)
     // with parameters, only a query whose values are all parameters (CQN2SQL.render then binds `data` as they are)
     if (params && compiled.values !== data) return compiled
-    observer?.({ kind: 'miss', sql: compiled.sql })
+    events.emit({ kind: 'miss', sql: compiled.sql })
     cache.set(key, { sql: compiled.sql, values: params ? [] : [...compiled.values], cqn: compiled.cqn })
     return compiled
   }

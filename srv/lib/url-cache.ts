@@ -17,7 +17,7 @@
  */
 import cds from '@sap/cds'
 import { copyPlain, isPlainData } from './plain-data'
-import { Lru } from './query-cache'
+import { Lru, cacheObserver } from './query-cache'
 
 interface ParseOptions {
   /** `isExtensible`: true for every service of the application's model (CAP's name for "a tenant may have its own") */
@@ -52,15 +52,9 @@ export interface UrlCacheEvent {
   kind: 'hit' | 'miss'
   url: string
 }
-let observer: ((e: UrlCacheEvent) => void) | undefined
-
+const events = cacheObserver<UrlCacheEvent>()
 /** Calls `fn` with every hit and miss until the returned function is called (for tests). */
-export function observeUrlCache(fn: (e: UrlCacheEvent) => void): () => void {
-  observer = fn
-  return () => {
-    if (observer === fn) observer = undefined
-  }
-}
+export const observeUrlCache = events.observe
 
 /** The parts of a parsed query that make it again, or undefined when it is not only plain data and strings. */
 function keep(query: unknown): Parsed | undefined {
@@ -107,13 +101,13 @@ export function cacheParsedUrls(entries = DEFAULT_ENTRIES): boolean {
     if (!cache) perModel.set(model, (cache = new Lru(entries)))
     const hit = cache.get(key)
     if (hit) {
-      observer?.({ kind: 'hit', url })
+      events.emit({ kind: 'hit', url })
       return remake(hit)
     }
     const query = parse.call(this, url, options)
     const kept = keep(query)
     if (kept) {
-      observer?.({ kind: 'miss', url })
+      events.emit({ kind: 'miss', url })
       cache.set(key, kept)
     }
     return query
