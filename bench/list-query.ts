@@ -316,6 +316,29 @@ function figures(results: Measured[]): Figures {
 }
 
 /**
+ * `o.rounds` alternating rounds of two measurements (the first one first in even rounds), each `concurrency`
+ * clients for `o.seconds` against the URLs and server process `target` gives; the figures of each.
+ */
+async function alternating<K extends string>(
+  names: readonly [K, K],
+  target: (k: K) => { urls: string[]; pid: number },
+  auth: string,
+  concurrency: number,
+  o: ListQueryOptions
+): Promise<Record<K, Figures>> {
+  const measured = new Map<K, Measured[]>(names.map(k => [k, []]))
+  for (let r = 0; r < o.rounds; r++) {
+    for (const k of r % 2 === 0 ? names : [...names].reverse()) {
+      const { urls, pid } = target(k)
+      const cpu = cpuSeconds(pid)
+      const res = await load(urls, auth, concurrency, o.seconds * 1000)
+      measured.get(k)!.push({ ...res, cpuSeconds: cpuSeconds(pid) - cpu })
+    }
+  }
+  return Object.fromEntries(names.map(k => [k, figures(measured.get(k)!)])) as Record<K, Figures>
+}
+
+/**
  * Ours on the measured server (compiled reads and parsed URLs kept) against ours on a second server started over the same
  * database without them, in alternating rounds; the second server is stopped at the end.
  */
@@ -328,19 +351,8 @@ async function compareCache(on: AppProcess, start: () => Promise<AppProcess>, o:
     const result = {} as NonNullable<ListQueryResult['cache']>
     for (const who of Object.keys(USERS) as Who[]) {
       result[who] = {}
-      for (const concurrency of o.concurrency) {
-        const measured: Record<'on' | 'off', Measured[]> = { on: [], off: [] }
-        for (let r = 0; r < o.rounds; r++) {
-          const order = r % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)
-          for (const which of order) {
-            const app = servers[which]
-            const cpu = cpuSeconds(app.pid)
-            const res = await load(urls(app, who), USERS[who].auth, concurrency, o.seconds * 1000)
-            measured[which].push({ ...res, cpuSeconds: cpuSeconds(app.pid) - cpu })
-          }
-        }
-        result[who][concurrency] = { on: figures(measured.on), off: figures(measured.off) }
-      }
+      for (const concurrency of o.concurrency)
+        result[who][concurrency] = await alternating(['on', 'off'], k => ({ urls: urls(servers[k], who), pid: servers[k].pid }), USERS[who].auth, concurrency, o)
     }
     const rows: Array<[string, string]> = []
     for (const who of Object.keys(USERS) as Who[])
@@ -483,17 +495,7 @@ export async function listQueryBench(o: ListQueryOptions): Promise<ListQueryResu
         for (const concurrency of o.concurrency) {
           // warm up both
           for (const s of ['ours', 'bare'] as const) await load(urls(s, who), USERS[who].auth, concurrency, 1500)
-          const results: Record<Service, Measured[]> = { ours: [], bare: [] }
-          for (let r = 0; r < o.rounds; r++) {
-            const order: Service[] = r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']
-            for (const s of order) {
-              const cpu = cpuSeconds(app.pid)
-              const result = await load(urls(s, who), USERS[who].auth, concurrency, o.seconds * 1000)
-              results[s].push({ ...result, cpuSeconds: cpuSeconds(app.pid) - cpu })
-            }
-          }
-          const ours = figures(results.ours)
-          const bare = figures(results.bare)
+          const { ours, bare } = await alternating(['ours', 'bare'] as const, s => ({ urls: urls(s, who), pid: app.pid }), USERS[who].auth, concurrency, o)
           runs[who][concurrency] = { ours, bare, ratio: ours.rps / bare.rps }
         }
       }
